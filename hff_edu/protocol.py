@@ -1,0 +1,138 @@
+"""The one protocol every model kind follows, so one trainer serves them all.
+
+A model (FF, HFF, backprop, local cross-entropy; MLP or conv) offers:
+
+- ``local_losses(x, y)``: a list of loss tensors, one per trained unit
+  (``loss_names`` says which). For the local methods each loss reaches only
+  its own layer's parameters; summing them and calling ``backward()`` once
+  therefore trains every layer on its own objective (taught in 00_local_learning).
+- ``predict(x)``: class indices.
+- ``layer_predictions(x)``: one tensor of class indices per layer that can
+  classify on its own (``layer_names`` says which).
+- ``passes_per_prediction``: forward passes through the network that one
+  ``predict`` costs (C for FF's goodness mode, 1 otherwise).
+- ``config``: the constructor arguments, enough to rebuild the model (used by
+  checkpoints and the training cache).
+
+Inputs are checked on the way in: wrong size, NaN/Inf and labels out of range
+raise a ``ValueError`` that says what to fix.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class LocalModel(nn.Module):
+    """Base class: input checks and the shared bookkeeping of the protocol."""
+
+    #: forward passes one ``predict`` call costs (overridden where it differs)
+    passes_per_prediction: int = 1
+    #: can this model be trained greedily, one layer after the other?
+    supports_greedy: bool = True
+
+    def __init__(self, num_classes: int, config: dict):
+        super().__init__()
+        if int(num_classes) < 2:
+            raise ValueError(f"num_classes={num_classes}: classification needs at least 2 classes.")
+        self.num_classes = int(num_classes)
+        self.config = dict(config)
+
+    # -- protocol (implemented by subclasses) ---------------------------------
+    def local_losses(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def layer_predictions(self, x: torch.Tensor) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    @property
+    def loss_names(self) -> list[str]:
+        raise NotImplementedError
+
+    @property
+    def layer_names(self) -> list[str]:
+        raise NotImplementedError
+
+    @property
+    def num_layers(self) -> int:
+        """Number of trained layers (blocks); losses beyond these belong to heads."""
+        raise NotImplementedError
+
+    # -- shared helpers --------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def check_labels(self, y: torch.Tensor, n: int) -> torch.Tensor:
+        if not torch.is_tensor(y):
+            y = torch.as_tensor(y)
+        if y.dtype.is_floating_point or y.dtype == torch.bool:
+            raise ValueError(f"Labels have dtype {y.dtype}: pass integer class indices (torch.long).")
+        y = y.reshape(-1).long()
+        if y.shape[0] != n:
+            raise ValueError(f"Got {n} inputs but {y.shape[0]} labels: give one label per input.")
+        if n and (y.min() < 0 or y.max() >= self.num_classes):
+            raise ValueError(f"Labels must lie in [0, {self.num_classes}) but range over "
+                             f"[{int(y.min())}, {int(y.max())}]: check the dataset's num_classes "
+                             "matches the model's.")
+        return y.to(self.device)
+
+    @staticmethod
+    def check_finite(x: torch.Tensor) -> None:
+        if not torch.isfinite(x).all():
+            raise ValueError("The input batch contains NaN or Inf values: clean the data "
+                             "(or lower the learning rate if activations blew up).")
+
+
+class MLPModel(LocalModel):
+    """An MLP: accepts (N, in_features) or any (N, ...) that flattens to it."""
+
+    def __init__(self, in_features: int, widths, num_classes: int, config: dict):
+        super().__init__(num_classes, config)
+        self.in_features = int(in_features)
+        if self.in_features <= 0:
+            raise ValueError(f"in_features={in_features}: must be a positive input size.")
+        self.widths = check_widths(widths)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.widths)
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [f"layer {i + 1}" for i in range(self.num_layers)]
+
+    def flat_input(self, x: torch.Tensor) -> torch.Tensor:
+        if not torch.is_tensor(x):
+            raise TypeError(f"Expected a torch.Tensor input, got {type(x).__name__}: "
+                            "convert with torch.as_tensor(x, dtype=torch.float32).")
+        if x.dim() < 2:
+            raise ValueError(f"Input of shape {tuple(x.shape)} has no batch dimension: "
+                             f"pass (N, {self.in_features}); use x.unsqueeze(0) for one sample.")
+        x = x.reshape(x.shape[0], -1)
+        if x.shape[1] != self.in_features:
+            raise ValueError(f"Input has {x.shape[1]} features per sample but the model expects "
+                             f"{self.in_features}: build the model with in_features={x.shape[1]} "
+                             "(data bundles give it as .in_features) or reshape the input.")
+        self.check_finite(x)
+        return x.to(self.device, torch.float32)
+
+
+def check_widths(widths) -> list[int]:
+    if isinstance(widths, int):
+        widths = [widths]
+    widths = list(widths)
+    if not widths:
+        raise ValueError("widths is empty: give at least one layer width, e.g. widths=[500, 500].")
+    if any(int(w) != w or w <= 0 for w in widths):
+        raise ValueError(f"widths={widths}: every layer width must be a positive integer.")
+    return [int(w) for w in widths]
+
+
+def check_positive(name: str, value: float, hint: str = "") -> float:
+    if not value > 0:  # also catches NaN
+        raise ValueError(f"{name}={value}: must be > 0. {hint}".strip())
+    return float(value)
