@@ -134,9 +134,9 @@ def from_arrays(x_train, y_train, x_test, y_test, class_names: Sequence[str] | N
     """Wrap a user's own data (numpy arrays or tensors) in a :class:`DataBundle`.
 
     ``x`` is (N, features) or (N, C, H, W) / (N, H, W) images; ``y`` holds
-    integer labels 0..C-1 (any C >= 2). Inputs are standardised per channel
-    (per feature for flat data is avoided: one global mean/std keeps the
-    geometry of the input) with training-split statistics.
+    integer labels 0..C-1 (any C >= 2). Inputs are standardised with
+    training-split statistics: per channel for (N, C, H, W) images, one global
+    mean and std otherwise (per-feature scaling would distort the input geometry).
     """
     xtr, ytr = _as_tensors(x_train, y_train, "train")
     xte, yte = _as_tensors(x_test, y_test, "test")
@@ -175,8 +175,8 @@ def from_arrays(x_train, y_train, x_test, y_test, class_names: Sequence[str] | N
 # helpers
 
 def _as_tensors(x, y, split: str):
-    x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).float()
-    y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y)
+    x = torch.as_tensor(np.array(x) if not torch.is_tensor(x) else x).float()
+    y = torch.as_tensor(np.array(y) if not torch.is_tensor(y) else y)
     if y.dtype.is_floating_point:
         if not torch.all(y == y.round()):
             raise ValueError(f"{split} labels are not integers: pass class indices 0..C-1.")

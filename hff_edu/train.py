@@ -118,7 +118,8 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
         lr: float = 1e-3, weight_decay: float = 0.0, optimizer: str = "adam",
         schedule: str = "simultaneous", cooldown: bool = True, seed: int = 0,
         progress: bool = True, callbacks: Sequence[Callback] = (), device=None,
-        eval_batch_size: int = 1000, train_eval_samples: int = 2000) -> History:
+        eval_batch_size: int = 1000, train_eval_samples: int = 2000,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> History:
     """Train ``model`` on ``ds.train``, evaluating on ``ds.test`` after every epoch.
 
     Args:
@@ -130,6 +131,8 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
         callbacks: called as ``cb(model, epoch, history)`` once before training
             (epoch 0) and after every epoch, e.g. to snapshot embeddings.
         device: where to train; default CUDA when present, else CPU.
+        augment: applied to every training batch of inputs (e.g. random crops and
+            flips for images); evaluation never sees it.
 
     Returns a :class:`History`; the model is left in eval mode on ``device``.
     """
@@ -178,7 +181,8 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
             idx = perm[i:i + batch_size]
             if cooldown:
                 _set_lr(opt, lr * min(1.0, 2.0 * (1.0 - step / max(total_steps, 1))))
-            losses = model.local_losses(train.x[idx], train.y[idx], generator=gen)
+            xb = train.x[idx] if augment is None else augment(train.x[idx])
+            losses = model.local_losses(xb, train.y[idx], generator=gen)
             total = sum(losses[j] for j in active)
             opt.zero_grad(set_to_none=True)
             total.backward()
