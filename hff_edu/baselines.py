@@ -50,10 +50,10 @@ class BPNet(MLPModel):
             a = F.relu(layer(a))  # no detach: gradients flow through every layer
         return self.head(a)
 
-    def local_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None) -> list[torch.Tensor]:
+    def iter_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None):
         """One loss, the cross-entropy at the output: its gradient reaches every layer."""
         y = self.check_labels(y, x.shape[0])
-        return [F.cross_entropy(self.logits(x), y)]
+        yield F.cross_entropy(self.logits(x), y)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,10 +103,14 @@ class LocalCENet(MLPModel):
         with torch.no_grad():
             return self.activities(self.flat_input(x))[0]
 
-    def local_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None) -> list[torch.Tensor]:
+    def iter_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None):
+        """Per-layer cross-entropy of each layer's own head, yielded layer by layer."""
         x = self.flat_input(x)
         y = self.check_labels(y, x.shape[0])
-        return [F.cross_entropy(z, y) for z in self.activities(x)[1]]
+        a = x
+        for layer, head in zip(self.layers, self.heads):
+            a = F.relu(layer(a.detach()))
+            yield F.cross_entropy(head(a), y)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
@@ -116,3 +120,11 @@ class LocalCENet(MLPModel):
     @torch.no_grad()
     def layer_predictions(self, x: torch.Tensor) -> list[torch.Tensor]:
         return [z.argmax(1) for z in self.activities(self.flat_input(x))[1]]
+
+
+def __getattr__(name: str):
+    # The convolutional versions live in hff_edu.conv (imported on first use).
+    if name in ('BPConvNet', 'LocalCEConvNet'):
+        from . import conv
+        return getattr(conv, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

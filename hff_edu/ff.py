@@ -190,18 +190,25 @@ class FFNet(MLPModel):
             return [rms_norm(h) for h in self.activities(self.flat_input(x), label)]
 
     # -- training --------------------------------------------------------------
-    def local_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None) -> list[torch.Tensor]:
-        """Per-layer FF losses on a positive and a negative pass, plus the softmax head's loss."""
+    def iter_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None):
+        """Per-layer FF losses on a positive and a negative pass, then the softmax head's loss.
+
+        Yielded layer by layer: the positive and negative passes advance one
+        layer at a time on detached inputs.
+        """
         x = self.flat_input(x)
         y = self.check_labels(y, x.shape[0])
-        neutral = self.activities(x, None)
-        head_logits = self.head(self._head_features(neutral).detach())
-        probs = head_logits.softmax(1) if self.negatives == "hard" else None
+        with torch.no_grad():  # the head trains on detached features of the neutral pass
+            features = self._head_features(self.activities(x, None))
+        head_logits = self.head(features)
+        probs = head_logits.detach().softmax(1) if self.negatives == "hard" else None
         y_neg = wrong_labels(y, self.num_classes, generator, probs)
-        pos, neg = self.activities(x, y), self.activities(x, y_neg)
-        losses = [ff_loss(goodness(hp), goodness(hn), theta)
-                  for hp, hn, theta in zip(pos, neg, self.thetas)]
-        return losses + [F.cross_entropy(head_logits, y)]
+        pos = overlay_label(x, y, self.num_classes, self.label_mode)
+        neg = overlay_label(x, y_neg, self.num_classes, self.label_mode)
+        for layer, theta in zip(self.layers, self.thetas):
+            pos, neg = layer(pos.detach()), layer(neg.detach())
+            yield ff_loss(goodness(pos), goodness(neg), theta)
+        yield F.cross_entropy(head_logits, y)
 
     def _head_features(self, hs: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat([rms_norm(h) for h in hs[self._first_scored:]], dim=1)
@@ -236,3 +243,11 @@ def _check_mode(mode: str) -> str:
     if mode not in ("goodness", "softmax"):
         raise ValueError(f"Unknown FF prediction mode {mode!r}: choose 'goodness' or 'softmax'.")
     return mode
+
+
+def __getattr__(name: str):
+    # The convolutional versions live in hff_edu.conv (imported on first use).
+    if name in ('FFConvNet',):
+        from . import conv
+        return getattr(conv, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

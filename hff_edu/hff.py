@@ -65,10 +65,11 @@ class Prototypes(nn.Module):
 
     def scores(self, z: torch.Tensor) -> torch.Tensor:
         """``S[c] = tau_p * logsumexp_k(<z, p_hat[c,k]> / tau_p)``, shape (N, C)."""
-        s = torch.einsum("nd,ckd->nck", z, self.unit)
-        if s.shape[2] == 1:
-            return s[:, :, 0]
-        return self.tau_p * torch.logsumexp(s / self.tau_p, dim=2)
+        c, k, d = self.raw.shape
+        s = z @ self.unit.reshape(c * k, d).T  # (N, C*K) cosines: one matmul
+        if k == 1:
+            return s
+        return self.tau_p * torch.logsumexp(s.reshape(-1, c, k) / self.tau_p, dim=2)
 
 
 class HFFLayer(nn.Module):
@@ -172,12 +173,14 @@ class HFFNet(MLPModel):
         return [layer.prototypes.unit.detach() for layer in self.layers]
 
     # -- training --------------------------------------------------------------
-    def local_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None) -> list[torch.Tensor]:
-        """Per-layer smooth-margin losses, all from one forward pass."""
+    def iter_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None):
+        """Per-layer smooth-margin losses, all from one forward pass, yielded layer by layer."""
         x = self.flat_input(x)
         y = self.check_labels(y, x.shape[0])
-        _, scores = self.activities(x)
-        return [hff_loss(s, y, self.tau, self.margin) for s in scores]
+        a = x
+        for layer in self.layers:
+            a, s = layer(a.detach())
+            yield hff_loss(s, y, self.tau, self.margin)
 
     # -- prediction ------------------------------------------------------------
     @torch.no_grad()
@@ -205,3 +208,11 @@ def _check_rule(rule: str) -> str:
     if rule not in ("last", "sum"):
         raise ValueError(f"Unknown HFF prediction rule {rule!r}: choose 'last' or 'sum'.")
     return rule
+
+
+def __getattr__(name: str):
+    # The convolutional versions live in hff_edu.conv (imported on first use).
+    if name in ('HFFConvNet',):
+        from . import conv
+        return getattr(conv, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

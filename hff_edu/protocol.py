@@ -6,6 +6,8 @@ A model (FF, HFF, backprop, local cross-entropy; MLP or conv) offers:
   (``loss_names`` says which). For the local methods each loss reaches only
   its own layer's parameters; summing them and calling ``backward()`` once
   therefore trains every layer on its own objective (taught in 00_local_learning).
+  ``iter_losses`` yields the same losses layer by layer and ``backward_local``
+  uses it to free each layer's activations early (what the trainer calls).
 - ``predict(x)``: class indices.
 - ``layer_predictions(x)``: one tensor of class indices per layer that can
   classify on its own (``layer_names`` says which).
@@ -18,6 +20,8 @@ Inputs are checked on the way in: wrong size, NaN/Inf and labels out of range
 raise a ``ValueError`` that says what to fix.
 """
 from __future__ import annotations
+
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -39,8 +43,33 @@ class LocalModel(nn.Module):
         self.config = dict(config)
 
     # -- protocol (implemented by subclasses) ---------------------------------
-    def local_losses(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    def iter_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None) -> Iterator[torch.Tensor]:
+        """Yield the losses one trained unit at a time, in ``loss_names`` order.
+
+        Each loss is yielded as soon as its layer has run, and the next layer
+        only sees a detached input, so a consumer may call ``backward()`` on it
+        straight away and free that layer's activations (``backward_local``).
+        """
         raise NotImplementedError
+
+    def local_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None) -> list[torch.Tensor]:
+        """Every loss of one batch, as a list (``loss_names`` says which is which)."""
+        return list(self.iter_losses(x, y, generator))
+
+    def backward_local(self, x: torch.Tensor, y: torch.Tensor, active=None,
+                       generator=None) -> list[torch.Tensor]:
+        """Accumulate gradients of the ``active`` losses (all when None), one layer at a time.
+
+        Same gradients as ``sum(local_losses).backward()``, but each layer's graph
+        is freed before the next layer runs: a local method's peak activation
+        memory then stays flat as the network gets deeper. Returns the detached losses.
+        """
+        out = []
+        for i, loss in enumerate(self.iter_losses(x, y, generator)):
+            if active is None or i in active:
+                loss.backward()
+            out.append(loss.detach())
+        return out
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

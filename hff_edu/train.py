@@ -1,8 +1,11 @@
-"""One trainer for every model kind: ``fit`` sums the model's local losses and steps once.
+"""One trainer for every model kind: ``fit`` back-propagates every local loss, then steps once.
 
 For the local methods (FF, HFF, local-CE) each loss reaches only its own
-layer, so a single ``backward()`` on the sum gives every layer exactly its own
-local gradient; for backprop the one loss reaches every layer. Taught in
+layer, so the gradients equal those of a single ``backward()`` on the sum of
+the losses: every layer gets exactly its own local gradient. The trainer calls
+``model.backward_local``, which does each layer's ``backward()`` as soon as
+its loss exists and so frees its activations early; for backprop the one loss
+reaches every layer. Taught in
 00_local_learning and 03_hff_training.
 """
 from __future__ import annotations
@@ -182,13 +185,10 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
             if cooldown:
                 _set_lr(opt, lr * min(1.0, 2.0 * (1.0 - step / max(total_steps, 1))))
             xb = train.x[idx] if augment is None else augment(train.x[idx])
-            losses = model.local_losses(xb, train.y[idx], generator=gen)
-            total = sum(losses[j] for j in active)
             opt.zero_grad(set_to_none=True)
-            total.backward()
+            losses = model.backward_local(xb, train.y[idx], active=active, generator=gen)
             opt.step()
-            with torch.no_grad():
-                sums += torch.stack([l.detach() for l in losses])
+            sums += torch.stack(losses)
             step += 1
             if bar is not None:
                 bar.update(1)
