@@ -140,8 +140,8 @@ def main(argv=None) -> int:
     print(f"executed notebooks in {out_dir}; timings in {out_dir / 'timings.json'}")
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    print(f"notebooks ({a.profile}): {len(timings)} passed, {len(failed)} failed")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,571 @@
+"""Measuring cost honestly: inference speed against the number of classes, training
+time per epoch, and peak activation memory of one training step.
+
+Taught in 05_timing; the scripts in ``benchmarks/`` call the same functions.
+
+How a time is taken here (the rules every number obeys):
+
+- predictions run under ``torch.inference_mode`` with the model in eval mode;
+- every timed function is first run ``warmup`` times (lazy initialisation,
+  allocator and cache warm-up), then timed ``repeats`` times; we report the
+  **median** (robust to a background process stealing a core now and then);
+- a very short call (batch 1) is repeated ``number`` times inside one timed
+  block, so the clock's resolution and its own overhead do not matter;
+- the methods being compared are timed **interleaved** (round robin, the order
+  rotated every round), so a change in machine load hits all of them alike and
+  a ratio is measured in one run on the same machine;
+- on CUDA, ``torch.cuda.synchronize()`` brackets every timed block (kernels
+  run asynchronously: without it we would time the launch, not the work).
+
+Peak activation memory is measured with :class:`LiveTensors`, a dispatch mode
+that sees every tensor storage created by a torch operation (forward, backward
+and optimiser alike) and when it is freed; see :func:`activation_memory`.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Callable
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+from . import __version__
+from .models import METHODS
+from .protocol import LocalModel
+from .train import param_groups
+
+#: what we time at inference: name -> (method, predict keyword arguments)
+INFERENCE_VARIANTS = {
+    "ff goodness": ("ff", dict(mode="goodness")),
+    "ff softmax": ("ff", dict(mode="softmax")),
+    "hff last": ("hff", dict(rule="last")),
+    "hff sum": ("hff", dict(rule="sum")),
+    "local-ce": ("local-ce", {}),
+    "bp": ("bp", {}),
+}
+
+
+# ----------------------------------------------------------------------------
+# where and how we measure
+
+def machine_info(device=None) -> dict:
+    """What a timing depends on: machine, CPU, torch version, device, threads, load."""
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    cpu = platform.processor() or ""
+    try:  # the model name says more than platform.processor() on Linux
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    info = dict(machine=platform.platform(), cpu=cpu, logical_cpus=os.cpu_count(),
+                python=platform.python_version(), torch=torch.__version__, hff_edu=__version__,
+                device=str(device), threads=torch.get_num_threads(),
+                interop_threads=torch.get_num_interop_threads())
+    if hasattr(os, "getloadavg"):
+        info["load_avg_1_5_15min"] = [round(v, 2) for v in os.getloadavg()]
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def synchronize(device) -> None:
+    """Wait for queued CUDA kernels (a no-op on CPU)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _block_seconds(fn: Callable, number: int, device) -> float:
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    synchronize(device)
+    return (time.perf_counter() - start) / number
+
+
+def time_calls(fns: dict, repeats: int = 7, warmup: int = 2, device="cpu",
+               min_block_s: float = 0.02) -> dict:
+    """Seconds per call of every function in ``fns`` (name -> no-argument callable).
+
+    Interleaved: round ``r`` times each function once (order rotated by ``r``),
+    so every function sees the same machine load. A call faster than
+    ``min_block_s`` is repeated inside its timed block. Returns
+    ``name -> list of repeats`` seconds per call.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats={repeats}, warmup={warmup}: need repeats >= 1 and warmup >= 0.")
+    names = list(fns)
+    number = {}
+    for name in names:
+        for _ in range(warmup):
+            fns[name]()
+        once = _block_seconds(fns[name], 1, device)  # calibration call
+        number[name] = max(1, math.ceil(min_block_s / max(once, 1e-9)))
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            times[name].append(_block_seconds(fns[name], number[name], device))
+    return times
+
+
+def summarise(seconds: list, batch_size: int) -> dict:
+    """Median, quartiles and samples per second of a list of per-call times."""
+    s = sorted(seconds)
+    q1, q3 = (statistics.quantiles(s, n=4)[0::2] if len(s) >= 2 else (s[0], s[0]))
+    med = statistics.median(s)
+    return dict(median_s=med, q1_s=q1, q3_s=q3, min_s=s[0], repeats=len(s),
+                ms_per_batch=1e3 * med, samples_per_s=batch_size / med)
+
+
+def time_inference(model: LocalModel, x: torch.Tensor, repeats: int = 7, warmup: int = 2,
+                   **predict_kwargs) -> dict:
+    """Samples per second of ``model.predict(x, **predict_kwargs)``: median over ``repeats``.
+
+    Runs under ``torch.inference_mode`` in eval mode on the model's device.
+    Returns ``summarise(...)`` (``samples_per_s``, ``ms_per_batch``, ...).
+    """
+    model.eval()
+    x = x.to(model.device)
+    with torch.inference_mode():
+        times = time_calls({"f": lambda: model.predict(x, **predict_kwargs)}, repeats, warmup,
+                           model.device)["f"]
+    return summarise(times, x.shape[0])
+
+
+def count_forward_passes(model: LocalModel, x: torch.Tensor, **predict_kwargs) -> int:
+    """How many times one ``predict`` runs the first layer: a forward hook counts them.
+
+    FF's goodness mode runs the whole net once per candidate label (C passes);
+    FF's one-pass softmax, HFF and the baselines run it once.
+    """
+    calls = [0]
+
+    def hook(module, inputs, output):
+        calls[0] += 1
+
+    handle = model.layers[0].register_forward_hook(hook)
+    try:
+        with torch.inference_mode():
+            model.eval().predict(x.to(model.device), **predict_kwargs)
+    finally:
+        handle.remove()
+    return calls[0]
+
+
+# ----------------------------------------------------------------------------
+# inference against the number of classes
+
+def make_model(method: str, in_features: int, widths, num_classes: int, seed: int = 0) -> LocalModel:
+    """A model of kind ``method`` for synthetic data (FF's label overwrites the first C
+    inputs when there are more inputs than classes, else it is appended)."""
+    kwargs = dict(seed=seed)
+    if method == "ff":
+        kwargs["label_mode"] = "overwrite" if in_features > 4 * num_classes else "append"
+    return METHODS[method](in_features, list(widths), num_classes, **kwargs)
+
+
+def inference_vs_classes(classes=(2, 5, 10, 20, 50, 100), batch_sizes=(1, 256), in_features: int = 784,
+                         widths=(500, 500, 500), variants=None, repeats: int = 7, warmup: int = 2,
+                         device=None, seed: int = 0, progress: bool = False) -> list[dict]:
+    """Time every inference variant for every number of classes C and batch size.
+
+    Synthetic inputs (standard normal, ``in_features`` wide): the cost of a
+    forward pass does not depend on the values. For each (C, batch) all
+    variants are timed interleaved (:func:`time_calls`). Returns one row per
+    (C, batch, variant) with ``passes`` (forward passes per predict, counted by
+    :func:`count_forward_passes`) and the ``summarise`` fields.
+    """
+    variants = list(variants or INFERENCE_VARIANTS)
+    unknown = [v for v in variants if v not in INFERENCE_VARIANTS]
+    if unknown:
+        raise ValueError(f"Unknown variant(s) {unknown}: choose from {', '.join(INFERENCE_VARIANTS)}.")
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+    grid = [(c, b) for c in classes for b in batch_sizes]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(grid), desc="inference vs C", leave=False)
+    for c in classes:
+        models = {m: make_model(m, in_features, widths, c, seed).to(device).eval()
+                  for m in {INFERENCE_VARIANTS[v][0] for v in variants}}
+        for b in batch_sizes:
+            x = torch.randn(b, in_features, generator=gen).to(device)
+            fns = {v: _predictor(models[INFERENCE_VARIANTS[v][0]], x, INFERENCE_VARIANTS[v][1])
+                   for v in variants}
+            with torch.inference_mode():
+                times = time_calls(fns, repeats, warmup, device)
+            for v in variants:
+                method, kw = INFERENCE_VARIANTS[v]
+                rows.append(dict(num_classes=c, batch_size=b, variant=v, method=method,
+                                 passes=count_forward_passes(models[method], x, **kw),
+                                 **summarise(times[v], b)))
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return rows
+
+
+def _predictor(model, x, kwargs):
+    return lambda: model.predict(x, **kwargs)
+
+
+def speedups(rows: list[dict], slow: str = "ff goodness", fast: str = "hff last") -> list[dict]:
+    """The measured ratio time(slow) / time(fast) for every (C, batch), beside the pass-count limit C."""
+    index = {(r["num_classes"], r["batch_size"], r["variant"]): r for r in rows}
+    out = []
+    for (c, b, v), r in index.items():
+        if v != slow or (c, b, fast) not in index:
+            continue
+        ratio = r["median_s"] / index[(c, b, fast)]["median_s"]
+        out.append(dict(num_classes=c, batch_size=b, slow=slow, fast=fast, ratio=ratio,
+                        ratio_over_C=ratio / c))
+    return sorted(out, key=lambda d: (d["batch_size"], d["num_classes"]))
+
+
+# ----------------------------------------------------------------------------
+# profiles: where the time goes
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Send the C++ side's stderr (file descriptor 2) to /dev/null for a moment: the
+    profiler's Kineto backend logs a few status lines ("profiler_start", a harmless
+    "gpuGetDeviceCount failed" on CPU-only builds) that no setting turns off.
+    Python exceptions are unaffected."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real fd 2 (some embedded consoles)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def profile_ops(fn: Callable, calls: int = 3, device="cpu", top: int = 10) -> dict:
+    """Run ``fn`` ``calls`` times under ``torch.profiler`` and return where the time went.
+
+    Returns ``total_ms`` (self time summed over all ops, per call), ``ops``: the
+    ``top`` operators by self time, each ``name``, ``ms`` per call, ``calls``
+    per call and ``share`` of the total; and ``table``, torch's own text table.
+    """
+    from torch.profiler import ProfilerActivity, profile
+    device = torch.device(device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    fn()  # warm up outside the profile
+    with _quiet_native_stderr():
+        with profile(activities=activities) as prof:
+            for _ in range(calls):
+                fn()
+            synchronize(device)
+        prof.key_averages()  # post-processing logs too
+    attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    averages = [e for e in prof.key_averages() if getattr(e, attr, 0) > 0]
+    total = sum(getattr(e, attr) for e in averages) / calls / 1e3
+    averages.sort(key=lambda e: getattr(e, attr), reverse=True)
+    ops = [dict(name=e.key, ms=getattr(e, attr) / calls / 1e3, calls=e.count / calls,
+                share=getattr(e, attr) / calls / 1e3 / max(total, 1e-12)) for e in averages[:top]]
+    table = prof.key_averages().table(sort_by=attr, row_limit=top)
+    return dict(total_ms=total, ops=ops, table=table)
+
+
+def format_profile(name: str, prof: dict) -> str:
+    """A short text table of :func:`profile_ops`'s top operators."""
+    lines = [f"{name}: {prof['total_ms']:.2f} ms of op self time per call"]
+    for op in prof["ops"]:
+        lines.append(f"  {op['name']:<32} {op['ms']:9.3f} ms  {100 * op['share']:5.1f}%  "
+                     f"{op['calls']:7.1f} calls")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------
+# training cost
+
+def _fit_step(model, opt, x, y, gen):
+    """One training step exactly as ``train.fit`` does it."""
+    opt.zero_grad(set_to_none=True)
+    losses = model.backward_local(x, y, generator=gen)
+    opt.step()
+    return torch.stack(losses)
+
+
+def time_training(models: dict, split, batch_size: int = 100, lr: float = 1e-3, steps: int | None = None,
+                  blocks: int = 10, warmup_steps: int = 2, seed: int = 0, device=None,
+                  cooldown: bool = True, progress: bool = False) -> dict:
+    """Training time per epoch of each model (name -> model) on ``split``, timed interleaved.
+
+    Each model gets its own Adam optimiser and the trainer's loop (shuffled
+    minibatches, learning-rate cool-down, ``zero_grad``, ``backward_local``,
+    ``step``, loss bookkeeping: what ``train.fit`` runs, without its per-epoch
+    evaluation). The ``steps`` timed steps (default: one full epoch) are cut
+    into ``blocks`` blocks, and the models take turns block by block.
+
+    Returns name -> dict with ``epoch_s`` (median seconds per step times the
+    steps of one epoch: robust to load spikes), ``epoch_s_sum`` (the summed
+    block times, scaled to one epoch), ``samples_per_s`` (from ``epoch_s``),
+    ``steps_timed`` and ``steps_per_epoch``.
+    """
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    train = split.to(device)
+    n = len(train)
+    steps_per_epoch = max(1, -(-n // batch_size))
+    steps = steps_per_epoch if steps is None else max(1, min(int(steps), steps_per_epoch))
+    blocks = max(1, min(blocks, steps))
+    state = {}
+    for name, model in models.items():
+        model.to(device).train()
+        opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
+        gen = torch.Generator(device=device).manual_seed(seed)
+        perm = torch.randperm(n, device=device, generator=gen)
+        sums = torch.zeros(len(model.loss_names), device=device)
+        for i in range(warmup_steps):  # Adam's state and lazy initialisation
+            idx = perm[(i * batch_size) % n:][:batch_size]
+            _fit_step(model, opt, train.x[idx], train.y[idx], gen)
+        state[name] = (model, opt, gen, perm, sums)
+    edges = [round(i * steps / blocks) for i in range(blocks + 1)]
+    per_step = {name: [] for name in models}
+    total = {name: 0.0 for name in models}
+    names = list(models)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=blocks * len(names), desc="training cost", leave=False)
+    for b in range(blocks):
+        for name in names[b % len(names):] + names[:b % len(names)]:
+            model, opt, gen, perm, sums = state[name]
+            synchronize(device)
+            start = time.perf_counter()
+            for step in range(edges[b], edges[b + 1]):
+                if cooldown:
+                    for group in opt.param_groups:
+                        group["lr"] = lr * min(1.0, 2.0 * (1.0 - step / steps_per_epoch))
+                idx = perm[step * batch_size:(step + 1) * batch_size]
+                sums += _fit_step(model, opt, train.x[idx], train.y[idx], gen)
+            synchronize(device)
+            seconds = time.perf_counter() - start
+            total[name] += seconds
+            per_step[name].append(seconds / max(1, edges[b + 1] - edges[b]))
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    out = {}
+    for name in names:
+        epoch_s = statistics.median(per_step[name]) * steps_per_epoch
+        out[name] = dict(epoch_s=epoch_s, epoch_s_sum=total[name] * steps_per_epoch / steps,
+                         samples_per_s=n / epoch_s, steps_timed=steps, steps_per_epoch=steps_per_epoch,
+                         train_size=n, batch_size=batch_size, block_step_s=per_step[name])
+        state[name][0].eval()
+    return out
+
+
+def profile_training(model: LocalModel, split, batch_size: int = 100, lr: float = 1e-3, steps: int = 5,
+                     device=None, top: int = 10, seed: int = 0) -> dict:
+    """:func:`profile_ops` of ``steps`` training steps (as ``train.fit`` runs them)."""
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    model.to(device).train()
+    opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    x, y = split.x[:batch_size].to(device), split.y[:batch_size].to(device)
+    prof = profile_ops(lambda: _fit_step(model, opt, x, y, gen), steps, device, top)
+    model.eval()
+    return prof
+
+
+# ----------------------------------------------------------------------------
+# memory: live tensor storage, created and freed, op by op
+
+def _storage_key(t: torch.Tensor):
+    try:
+        return t.untyped_storage()._cdata
+    except (RuntimeError, NotImplementedError, AttributeError):
+        return None  # no storage (meta, some tensor subclasses)
+
+
+class LiveTensors(TorchDispatchMode):
+    """Account for every tensor storage that torch operations create while active.
+
+    Every aten operation (forward, autograd's backward, optimiser) passes
+    through ``__torch_dispatch__``. An output whose storage is new (not an
+    input's: views and in-place ops reuse storage) is recorded with its size
+    and the op that made it; a weak reference tells when it is freed (its last
+    owner, a Python tensor or autograd's saved tensors, let go). Storage that
+    existed before (parameters, optimiser state, the input batch) is never
+    counted. Time is counted in operations; :meth:`phase` marks where a phase
+    (e.g. the optimiser step) begins.
+
+    Exact for what it sees: kernel-internal scratch memory and allocator
+    rounding are not tensors and are not counted (use
+    ``torch.cuda.max_memory_allocated`` on CUDA for those).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.clock = 0
+        self.live = {}       # key -> (weakref, nbytes, born, op)
+        self.seen_before = {}  # key -> weakref: storage that existed before; holding the weakref
+        #                        keeps its address from being reused by a new storage
+        self.records = []    # finished: dict(key, nbytes, born, died, op, ref)
+        self.phases = [("start", 0)]
+
+    def phase(self, name: str) -> None:
+        self.phases.append((name, self.clock))
+
+    def _sweep(self) -> None:
+        dead = [k for k, v in self.live.items() if v[0].expired()]
+        for k in dead:
+            ref, nbytes, born, op = self.live.pop(k)
+            # Alive at the last op's output, gone before this op runs. Keeping the weak
+            # reference stops a later storage from reusing the address, i.e. the key.
+            self.records.append(dict(key=k, nbytes=nbytes, born=born, died=self.clock + 1, op=op, ref=ref))
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        from torch.multiprocessing.reductions import StorageWeakRef
+        self._sweep()
+        for t in tree_flatten((args, kwargs))[0]:
+            if isinstance(t, torch.Tensor):
+                k = _storage_key(t)
+                if k is not None and k not in self.live and k not in self.seen_before:
+                    self.seen_before[k] = StorageWeakRef(t.untyped_storage())
+        out = func(*args, **(kwargs or {}))
+        self.clock += 1
+        for t in tree_flatten(out)[0]:
+            if isinstance(t, torch.Tensor):
+                k = _storage_key(t)
+                if k is None or k in self.live or k in self.seen_before:
+                    continue
+                st = t.untyped_storage()
+                self.live[k] = (StorageWeakRef(st), st.nbytes(), self.clock, str(func.overloadpacket))
+        return out
+
+    def __exit__(self, *exc):
+        out = super().__exit__(*exc)
+        self._sweep()
+        self.end = self.clock + 1
+        return out
+
+    def all_records(self) -> list[dict]:
+        """Every storage seen: finished ones and those still alive (``died=None``)."""
+        alive = [dict(key=k, nbytes=v[1], born=v[2], died=None, op=v[3], ref=v[0]) for k, v in self.live.items()]
+        return self.records + alive
+
+    def peak(self, exclude=(), start: int = 0, stop: int | None = None) -> tuple[int, int]:
+        """``(bytes, clock)``: the largest live total between ops ``start`` and ``stop``,
+        leaving out storages whose key is in ``exclude`` (e.g. gradients)."""
+        stop = self.clock + 1 if stop is None else stop
+        delta = [0] * (self.clock + 3)
+        for r in self.all_records():
+            if r["key"] in exclude:
+                continue
+            delta[r["born"]] += r["nbytes"]
+            if r["died"] is not None:
+                delta[r["died"]] -= r["nbytes"]
+        best, when, live = 0, start, 0
+        for t in range(stop):
+            live += delta[t]
+            if t >= start and live > best:
+                best, when = live, t
+        return best, when
+
+    def live_at(self, t: int, exclude=()) -> list[dict]:
+        """The storages alive right after op ``t``, largest first."""
+        alive = [r for r in self.all_records() if r["key"] not in exclude and r["born"] <= t
+                 and (r["died"] is None or r["died"] > t)]
+        return sorted(alive, key=lambda r: r["nbytes"], reverse=True)
+
+
+def _nbytes(tensors) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def activation_memory(model: LocalModel, x: torch.Tensor, y: torch.Tensor, lr: float = 1e-3,
+                      device=None, top: int = 5) -> dict:
+    """Peak activation memory of one training step, run exactly as ``train.fit`` runs it.
+
+    A first step creates Adam's state (so it is not counted as new), then one
+    step (``zero_grad``, ``backward_local``, ``opt.step``) runs under
+    :class:`LiveTensors`. Gradients are recognised afterwards (the storages
+    ``p.grad`` ends up in) and left out, so the result is the peak of
+    *activations and temporaries*: peak minus parameters, gradients, optimiser
+    state and the input batch, which all exist outside the tracked storage.
+
+    Returns bytes: ``activation_peak`` (during ``zero_grad`` + ``backward_local``,
+    the forward and backward passes), ``optimizer_peak`` (temporaries of
+    ``opt.step``), ``step_peak`` (the larger), ``grad_bytes``, ``param_bytes``,
+    ``state_bytes``, ``left_after`` (non-gradient storage still alive after the
+    step: should be ~0), ``at_peak`` (the ``top`` largest live storages at the
+    activation peak, with the op that made them) and, on CUDA,
+    ``cuda_peak_minus_base`` (``max_memory_allocated`` minus what was allocated
+    before the step, gradients included).
+    """
+    device = torch.device(device) if device is not None else model.device
+    model.to(device).train()
+    x, y = x.to(device), y.to(device)
+    opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
+    _fit_step(model, opt, x, y, None)  # creates the optimiser state
+    opt.zero_grad(set_to_none=True)
+    synchronize(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+    tracker = LiveTensors()
+    with tracker:
+        opt.zero_grad(set_to_none=True)
+        model.backward_local(x, y)
+        tracker.phase("opt.step")
+        opt.step()
+    synchronize(device)
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    grad_keys = {_storage_key(g) for g in grads}
+    step_start = tracker.phases[-1][1]
+    act, when = tracker.peak(exclude=grad_keys, start=0, stop=step_start + 1)
+    opt_peak, _ = tracker.peak(exclude=grad_keys, start=step_start + 1)
+    left = sum(r["nbytes"] for r in tracker.all_records() if r["died"] is None and r["key"] not in grad_keys)
+    state = [v for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
+    out = dict(activation_peak=act, optimizer_peak=opt_peak, step_peak=max(act, opt_peak),
+               grad_bytes=_nbytes(grads), param_bytes=_nbytes(model.parameters()),
+               state_bytes=_nbytes(state), left_after=left,
+               at_peak=[dict(op=r["op"], nbytes=r["nbytes"]) for r in tracker.live_at(when, grad_keys)[:top]])
+    if device.type == "cuda":
+        out["cuda_peak_minus_base"] = torch.cuda.max_memory_allocated(device) - base
+    model.eval()
+    return out
+
+
+def memory_vs_depth(methods=("hff", "local-ce", "ff", "bp"), depths=(2, 4, 8, 16), width: int = 512,
+                    batch_size: int = 2048, in_features: int = 784, num_classes: int = 10,
+                    device=None, seed: int = 0, progress: bool = False) -> list[dict]:
+    """:func:`activation_memory` for every method and depth (``depth`` layers of ``width``),
+    on a synthetic batch (memory does not depend on the values)."""
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch_size, in_features, generator=gen)
+    y = torch.randint(0, num_classes, (batch_size,), generator=gen)
+    rows = []
+    grid = [(m, d) for m in methods for d in depths]
+    if progress:
+        from tqdm.auto import tqdm
+        grid = tqdm(grid, desc="memory vs depth", leave=False)
+    for method, depth in grid:
+        model = make_model(method, in_features, [width] * depth, num_classes, seed)
+        mem = activation_memory(model, x, y, device=device)
+        rows.append(dict(method=method, depth=depth, width=width, batch_size=batch_size,
+                         one_layer_activation=batch_size * width * 4, **mem))
+        del model
+    return rows

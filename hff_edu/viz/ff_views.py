@@ -1,0 +1,251 @@
+"""Forward-Forward, seen from the inside: figures for 01_forward_forward.
+
+Notation of the notebook: ``n(x)`` RMS normalisation, ``h`` a layer's activity,
+``G(h) = sum_j h_j^2`` its goodness, ``theta`` the threshold,
+``p(positive) = sigmoid(G - theta)``.
+
+- :func:`plot_label_overlay`: an image with its true label (positive) and a wrong one (negative) written in.
+- :func:`plot_negative_label_matrix`: which negative label each true label got (diagonal = false negatives).
+- :func:`plot_softplus_identity`: ``softplus(theta - G)`` and ``-log sigmoid(G - theta)``, one curve.
+- :func:`plot_goodness_histograms`: goodness of positive vs negative data, per layer, at some epochs.
+- :func:`plot_layer_accuracy`: per-layer accuracy and the two prediction modes.
+- :func:`plot_inference_cost`: forward passes and seconds of the two prediction modes.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+POS_COLOR, NEG_COLOR = "tab:green", "tab:red"
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+
+
+# ----------------------------------------------------------------------------
+# positive and negative data
+
+def _as_picture(flat: np.ndarray, image_shape, num_classes: int, mode: str):
+    """Split a flat overlaid input into (image (H, W), appended label code or None)."""
+    h, w = image_shape[-2:]
+    if mode == "append":
+        return flat[:-num_classes].reshape(h, w), flat[-num_classes:]
+    if mode == "overwrite":
+        return flat.reshape(h, w), None
+    raise ValueError(f"Unknown label mode {mode!r}: choose 'overwrite' or 'append'.")
+
+
+def plot_label_overlay(inputs: dict, image_shape, num_classes: int, mode: str,
+                       class_names=None, zoom: int | None = None) -> Figure:
+    """Flat inputs with a label written in, drawn as pictures (one panel each).
+
+    ``inputs``: ``{panel title: (D,) or (D + C,) flat input}`` as returned by
+    ``ff.overlay_label`` (e.g. the original, the positive with the true label and
+    the negative with a wrong one). ``mode="overwrite"``: the first C pixels (top
+    row, left) hold the one-hot code, outlined in red; ``mode="append"``: the C
+    extra features are drawn as a strip of C cells under the image. ``zoom``
+    (overwrite only) also shows the first ``zoom`` pixels of the top row enlarged.
+    Taught in 01_forward_forward.
+    """
+    if not inputs:
+        raise ValueError("inputs is empty: give {title: flat input}.")
+    h, w = image_shape[-2:]
+    names = list(inputs)
+    n = len(names)
+    fig = plt.figure(figsize=(2.3 * n, 3.2 if mode == "append" or zoom else 2.6))
+    grid = fig.add_gridspec(2, n, height_ratios=[5, 1] if (mode == "append" or zoom) else [5, 0.01])
+    for i, name in enumerate(names):
+        flat = _np(inputs[name]).reshape(-1)
+        expected = h * w + (num_classes if mode == "append" else 0)
+        if flat.size != expected:
+            raise ValueError(f"{name!r} has {flat.size} features; a {h}x{w} image with mode={mode!r} "
+                             f"needs {expected}.")
+        img, code = _as_picture(flat, image_shape, num_classes, mode)
+        ax = fig.add_subplot(grid[0, i])
+        ax.imshow(img, cmap="gray_r")
+        ax.set_xticks([]), ax.set_yticks([])
+        ax.set_title(name, fontsize=9)
+        if mode == "overwrite":
+            rows, cols = divmod(num_classes, w)
+            ax.add_patch(Rectangle((-0.5, -0.5), min(num_classes, w), max(rows, 1) if cols == 0 else rows + 1,
+                                   fill=False, edgecolor="tab:red", lw=1.2))
+            if zoom:
+                zax = fig.add_subplot(grid[1, i])
+                zax.imshow(flat[:zoom][None], cmap="gray_r", aspect="auto")
+                zax.set_yticks([])
+                zax.set_xticks(range(min(zoom, num_classes)))
+                zax.set_xticklabels(range(min(zoom, num_classes)), fontsize=6)
+                zax.set_xlabel(f"first {zoom} pixels (label code: first {num_classes})", fontsize=7)
+        else:
+            cax = fig.add_subplot(grid[1, i])
+            cax.imshow(code[None], cmap="Reds", vmin=0, vmax=1, aspect="auto")
+            cax.set_yticks([])
+            cax.set_xticks(range(num_classes))
+            labels = class_names if class_names is not None and len(class_names) <= 10 else range(num_classes)
+            cax.set_xticklabels([str(c)[:4] for c in labels], fontsize=6, rotation=90)
+            cax.set_xlabel("appended label code", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_negative_label_matrix(y_true, y_neg_by_method: dict, num_classes: int) -> Figure:
+    """For each way of drawing negatives, counts of (true label, negative label) as a C x C image.
+
+    The diagonal counts *false negatives*: "negative" samples that carry their
+    true label. ``ff.wrong_labels`` leaves it empty; a random permutation of the
+    batch's labels puts about 1/C of the samples there. Taught in 01_forward_forward.
+    """
+    if not y_neg_by_method:
+        raise ValueError("y_neg_by_method is empty: give {name: negative labels}.")
+    yt = _np(y_true).astype(int).reshape(-1)
+    n = len(y_neg_by_method)
+    fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 3.3), squeeze=False)
+    for ax, (name, y_neg) in zip(axes[0], y_neg_by_method.items()):
+        yn = _np(y_neg).astype(int).reshape(-1)
+        if yn.shape != yt.shape:
+            raise ValueError(f"{name!r}: {yn.size} negative labels for {yt.size} true labels.")
+        counts = np.zeros((num_classes, num_classes))
+        np.add.at(counts, (yt, yn), 1)
+        ax.imshow(counts, cmap="Blues")
+        rate = float(np.trace(counts) / counts.sum())
+        ax.set_title(f"{name}\nfalse negatives: {100 * rate:.1f}%", fontsize=9)
+        ax.set_xlabel("negative label")
+        ax.set_ylabel("true label")
+        for c in range(num_classes):  # outline the diagonal, where false negatives land
+            ax.add_patch(Rectangle((c - 0.5, c - 0.5), 1, 1, fill=False, edgecolor="tab:red", lw=0.8))
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------
+# goodness, threshold, loss
+
+def plot_softplus_identity(theta: float = 0.0, span: float = 8.0) -> Figure:
+    """Left: ``softplus(theta - G)`` and ``-log sigmoid(G - theta)`` against G (one curve:
+    the loss on a positive sample); right: ``p(positive) = sigmoid(G - theta)``.
+
+    Taught in 01_forward_forward.
+    """
+    g = torch.linspace(theta - span, theta + span, 401)
+    softplus = torch.nn.functional.softplus(theta - g)
+    nll = -torch.nn.functional.logsigmoid(g - theta)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
+    a1.plot(g, softplus, lw=4, alpha=0.4, label=r"softplus$(\theta - G)$")
+    a1.plot(g, nll, "k--", lw=1.2, label=r"$-\log\,\sigma(G - \theta)$")
+    a1.plot(g, torch.nn.functional.softplus(g - theta), color=NEG_COLOR, lw=1,
+            label=r"softplus$(G - \theta)$ (negatives)")
+    a1.axvline(theta, color="grey", ls=":")
+    a1.set_xlabel("goodness G")
+    a1.set_ylabel("loss")
+    a1.legend(fontsize=7)
+    a1.set_title("loss of a positive (and of a negative) sample", fontsize=9)
+    a2.plot(g, torch.sigmoid(g - theta), color=POS_COLOR)
+    a2.axvline(theta, color="grey", ls=":")
+    a2.axhline(0.5, color="grey", ls=":")
+    a2.set_xlabel("goodness G")
+    a2.set_ylabel(r"p(positive) = $\sigma(G - \theta)$")
+    a2.set_title(rf"$\theta$ = {theta:g}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_goodness_histograms(snapshots: list, epochs=None, thetas=None, bins: int = 40,
+                             layer_names=None) -> Figure:
+    """Histograms of the goodness of positive (green) and negative (red) data:
+    one row per chosen epoch, one column per layer.
+
+    ``snapshots``: ``callbacks.GoodnessSnapshots.snapshots`` (dicts with ``epoch``,
+    ``pos`` and ``neg``, lists per layer). ``epochs``: which epochs to show (default:
+    all). ``thetas``: per-layer thresholds, drawn as dotted lines. Each layer keeps
+    the same x range in every row, so separation over epochs is easy to see.
+    Taught in 01_forward_forward.
+    """
+    by_epoch = {s["epoch"]: s for s in snapshots}
+    epochs = list(by_epoch) if epochs is None else list(epochs)
+    missing = [e for e in epochs if e not in by_epoch]
+    if missing or not epochs:
+        raise ValueError(f"No snapshot for epoch(s) {missing or epochs}: snapshots hold {sorted(by_epoch)}.")
+    n_layers = len(by_epoch[epochs[0]]["pos"])
+    layer_names = layer_names or [f"layer {i + 1}" for i in range(n_layers)]
+    fig, axes = plt.subplots(len(epochs), n_layers, figsize=(3.3 * n_layers, 2.1 * len(epochs) + 0.4),
+                             squeeze=False)
+    for j in range(n_layers):
+        allv = np.concatenate([np.concatenate([_np(by_epoch[e]["pos"][j]), _np(by_epoch[e]["neg"][j])])
+                               for e in epochs])
+        lo, hi = np.percentile(allv, [0.5, 99.5])
+        if thetas is not None:
+            lo, hi = min(lo, thetas[j]), max(hi, thetas[j])
+        edges = np.linspace(lo, hi + 1e-9, bins + 1)
+        for i, e in enumerate(epochs):
+            ax = axes[i, j]
+            pos, neg = _np(by_epoch[e]["pos"][j]), _np(by_epoch[e]["neg"][j])
+            ax.hist(np.clip(pos, lo, hi), bins=edges, alpha=0.55, color=POS_COLOR, label="positive")
+            ax.hist(np.clip(neg, lo, hi), bins=edges, alpha=0.55, color=NEG_COLOR, label="negative")
+            if thetas is not None:
+                ax.axvline(thetas[j], color="black", ls=":", lw=1, label=r"$\theta$")
+            ax.set_yticks([])
+            ax.set_title(f"{layer_names[j]}, epoch {e}", fontsize=9)
+            if i == len(epochs) - 1:
+                ax.set_xlabel("goodness G")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------
+# accuracy and cost
+
+def plot_layer_accuracy(layer_acc: dict, mode_acc: dict | None = None, chance: float | None = None) -> Figure:
+    """Bars: each layer's own accuracy (its goodness alone), then the network's prediction modes.
+
+    ``layer_acc``: ``{layer name: accuracy}``; ``mode_acc``: ``{mode name: accuracy}``
+    (e.g. goodness and softmax). Taught in 01_forward_forward.
+    """
+    mode_acc = mode_acc or {}
+    names = list(layer_acc) + list(mode_acc)
+    if not names:
+        raise ValueError("Nothing to plot: give at least one accuracy.")
+    vals = list(layer_acc.values()) + list(mode_acc.values())
+    colors = ["tab:orange"] * len(layer_acc) + ["tab:purple"] * len(mode_acc)
+    fig, ax = plt.subplots(figsize=(1.1 * len(names) + 1.5, 3))
+    bars = ax.bar(range(len(names)), vals, color=colors)
+    for b, v in zip(bars, vals):
+        ax.text(b.get_x() + b.get_width() / 2, v + 0.01, f"{100 * v:.1f}%", ha="center", fontsize=8)
+    if chance is not None:
+        ax.axhline(chance, ls=":", color="black")
+        ax.text(len(names) - 0.5, chance + 0.01, "chance", ha="right", fontsize=7)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("test accuracy")
+    ax.set_title("each layer on its own (orange), the whole net (purple)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_inference_cost(passes: dict, seconds: dict) -> Figure:
+    """Two panels per prediction mode: forward passes per prediction (counted) and
+    wall-clock seconds for the test set (measured). Taught in 01_forward_forward."""
+    if set(passes) != set(seconds) or not passes:
+        raise ValueError(f"passes and seconds must name the same modes; got {list(passes)} and {list(seconds)}.")
+    modes = list(passes)
+    colors = ["tab:orange", "tab:purple", "tab:blue", "tab:gray"][:len(modes)]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7, 2.8))
+    for ax, values, label, fmt in ((a1, passes, "forward passes per prediction", "{:.0f}"),
+                                   (a2, seconds, "seconds for the test set", "{:.3g}")):
+        vals = [values[m] for m in modes]
+        bars = ax.bar(modes, vals, color=colors)
+        for b, v in zip(bars, vals):
+            ax.text(b.get_x() + b.get_width() / 2, v, fmt.format(v), ha="center", va="bottom", fontsize=8)
+        ax.set_ylabel(label, fontsize=8)
+        ax.set_ylim(0, max(vals) * 1.2)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["plot_label_overlay", "plot_negative_label_matrix", "plot_softplus_identity",
+           "plot_goodness_histograms", "plot_layer_accuracy", "plot_inference_cost"]

@@ -1,0 +1,218 @@
+"""What FF and HFF compute: the spec's formulas, pass counts and prototypes."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hff_edu import ff, geometry, hff
+
+
+# -- FF ----------------------------------------------------------------------
+
+def test_ff_loss_is_logistic_nll():
+    g = torch.Generator().manual_seed(0)
+    g_pos, g_neg, theta = torch.rand(50, generator=g) * 40, torch.rand(50, generator=g) * 40, 20.0
+    nll = -(torch.sigmoid(g_pos - theta).log().mean() + torch.sigmoid(theta - g_neg).log().mean())
+    torch.testing.assert_close(ff.ff_loss(g_pos, g_neg, theta), nll)
+
+
+def test_goodness_and_rms_norm():
+    h = torch.tensor([[1.0, 2.0, 2.0]])
+    assert float(ff.goodness(h)) == pytest.approx(9.0)
+    x = torch.randn(5, 30) * 7
+    n = ff.rms_norm(x)
+    torch.testing.assert_close(n.pow(2).mean(1), torch.ones(5), atol=1e-4, rtol=0)
+    # direction kept
+    torch.testing.assert_close(geometry.cosine_matrix(x, n).diagonal(), torch.ones(5))
+
+
+def test_wrong_labels_never_true_and_uniform():
+    y = torch.randint(0, 10, (20000,), generator=torch.Generator().manual_seed(0))
+    neg = ff.wrong_labels(y, 10, torch.Generator().manual_seed(1))
+    assert not (neg == y).any()
+    # each wrong class about equally likely given the true one
+    counts = torch.bincount((neg - y) % 10, minlength=10)[1:].float()
+    assert counts.min() / counts.max() > 0.85
+
+
+def test_hard_negatives_follow_probs_and_skip_truth():
+    y = torch.zeros(5000, dtype=torch.long)
+    probs = torch.tensor([[0.9, 0.08, 0.02]]).repeat(5000, 1)
+    neg = ff.wrong_labels(y, 3, torch.Generator().manual_seed(0), probs)
+    assert not (neg == 0).any()
+    assert (neg == 1).float().mean() > 0.7  # 0.08 / 0.10 = 0.8 expected
+
+
+def test_overlay_modes():
+    x = torch.arange(12.0).reshape(2, 6)
+    y = torch.tensor([0, 2])
+    over = ff.overlay_label(x, y, 3, "overwrite")
+    assert over.shape == (2, 6) and over[1, :3].tolist() == [0, 0, 1] and over[1, 3:].tolist() == [9, 10, 11]
+    app = ff.overlay_label(x, y, 3, "append")
+    assert app.shape == (2, 9) and app[0, :6].tolist() == x[0].tolist() and app[0, 6:].tolist() == [1, 0, 0]
+    neutral = ff.overlay_label(x, None, 3, "append")
+    torch.testing.assert_close(neutral[:, 6:], torch.full((2, 3), 1 / 3))
+
+
+def test_label_mode_chosen_from_data():
+    border = torch.cat([torch.zeros(100, 10), torch.randn(100, 50)], 1)
+    assert ff.choose_label_mode(border, 10) == "overwrite"
+    assert ff.choose_label_mode(torch.randn(100, 60), 10) == "append"
+    # small inputs keep every pixel by default
+    assert ff.FFNet(64, [8], 10).label_mode == "append"
+    assert ff.FFNet(784, [8], 10).label_mode == "overwrite"
+
+
+def count_first_layer_calls(model, fn):
+    calls = []
+    handle = model.layers[0].register_forward_hook(lambda *a: calls.append(1))
+    try:
+        fn()
+    finally:
+        handle.remove()
+    return len(calls)
+
+
+@pytest.mark.parametrize("C", [2, 7, 13])
+def test_ff_goodness_costs_C_passes_softmax_one(C):
+    model = ff.FFNet(30, [16, 16], C)
+    x = torch.randn(5, 30)
+    assert count_first_layer_calls(model, lambda: model.predict(x, mode="goodness")) == C
+    assert count_first_layer_calls(model, lambda: model.predict(x, mode="softmax")) == 1
+    assert model.passes_per_prediction == C
+    model.predict_mode = "softmax"
+    assert model.passes_per_prediction == 1
+
+
+@pytest.mark.parametrize("C", [2, 7, 13])
+def test_hff_prediction_costs_one_pass(C):
+    model = hff.HFFNet(30, [16, 16], C)
+    x = torch.randn(5, 30)
+    for rule in ("last", "sum"):
+        assert count_first_layer_calls(model, lambda: model.predict(x, rule=rule)) == 1
+    assert count_first_layer_calls(model, lambda: model.layer_predictions(x)) == 1
+    assert model.passes_per_prediction == 1
+
+
+def test_ff_goodness_prediction_skips_first_layer():
+    model = ff.FFNet(30, [16, 16, 16], 4)
+    x = torch.randn(8, 30)
+    g = model.goodness_scores(x)
+    assert g.shape == (8, 3, 4)
+    torch.testing.assert_close(model.predict(x), g[:, 1:].sum(1).argmax(1))
+
+
+# -- HFF ---------------------------------------------------------------------
+
+def test_hff_loss_is_smooth_margin_softplus():
+    g = torch.Generator().manual_seed(0)
+    S = torch.rand(40, 5, generator=g) * 2 - 1
+    y = torch.randint(0, 5, (40,), generator=g)
+    tau, m = 0.1, 0.2
+    others = S.masked_fill(F.one_hot(y, 5).bool(), float("-inf"))
+    lse = tau * torch.logsumexp(others / tau, 1)
+    expected = F.softplus((lse - S.gather(1, y[:, None]).squeeze(1) + m) / tau).mean()
+    torch.testing.assert_close(hff.hff_loss(S, y, tau, m), expected)
+
+
+def test_hff_scores_are_cosines_and_logsumexp():
+    model = hff.HFFNet(10, [6], 3, protos_per_class=2, tau_p=0.05)
+    layer = model.layers[0]
+    z, S = layer(torch.randn(4, 10))
+    torch.testing.assert_close(z.norm(dim=1), torch.ones(4))
+    s = torch.einsum("nd,ckd->nck", z, layer.prototypes.unit)
+    torch.testing.assert_close(S, 0.05 * torch.logsumexp(s / 0.05, 2))
+
+
+def test_prototypes_unit_norm_after_training(digits):
+    from hff_edu import train
+    model = hff.HFFNet(digits.in_features, [32, 32], 10, init="random", protos_per_class=2)
+    train.fit(model, digits, epochs=1, batch_size=64, lr=1e-2, progress=False)
+    for layer in model.layers:
+        raw_norms = layer.prototypes.raw.norm(dim=-1)
+        assert not torch.allclose(raw_norms, torch.ones_like(raw_norms)), "prototypes should have moved"
+        torch.testing.assert_close(layer.prototypes.unit.norm(dim=-1), torch.ones(10, 2))
+
+
+def test_fixed_prototypes_do_not_move(digits):
+    from hff_edu import train
+    model = hff.HFFNet(digits.in_features, [32], 10, learnable=False)
+    before = model.layers[0].prototypes.raw.clone()
+    train.fit(model, digits, epochs=1, batch_size=64, progress=False)
+    torch.testing.assert_close(model.layers[0].prototypes.raw, before)
+
+
+def test_hff_sum_rule():
+    model = hff.HFFNet(12, [8, 8, 8], 4, rule="sum", sum_skip_first=True)
+    x = torch.randn(6, 12)
+    S = model.layer_scores(x)
+    expected = sum((s / model.tau).softmax(1) for s in S[1:]).argmax(1)
+    torch.testing.assert_close(model.predict(x), expected)
+    torch.testing.assert_close(model.predict(x, rule="last"), S[-1].argmax(1))
+
+
+def test_default_temperature():
+    assert hff.HFFNet(4, [4], 10).tau == 0.1
+    assert hff.HFFNet(4, [4], 100).tau == 0.05
+
+
+def test_lowest_loss_needs_low_temperature():
+    """With cosines in [-1, 1], tau = 1 cannot bring the loss for C = 10 below ~1.4."""
+    C = 10
+    best = torch.full((1, C), -1.0 / (C - 1))
+    best[0, 0] = 1.0
+    y = torch.tensor([0])
+    assert float(hff.hff_loss(best, y, tau=1.0)) > 1.3
+    assert float(hff.hff_loss(best, y, tau=0.1)) < 0.01
+
+
+# -- geometry ----------------------------------------------------------------
+
+@pytest.mark.parametrize("n,d", [(2, 1), (4, 3), (10, 9), (10, 64), (30, 100)])
+def test_etf_pairwise_cosine(n, d):
+    p = geometry.simplex_etf(n, d)
+    assert p.shape == (n, d)
+    cos = geometry.cosine_matrix(p)
+    off = cos[~torch.eye(n, dtype=torch.bool)]
+    torch.testing.assert_close(off, torch.full_like(off, -1 / (n - 1)), atol=1e-5, rtol=0)
+    torch.testing.assert_close(p.norm(dim=1), torch.ones(n))
+
+
+def test_etf_needs_dimension():
+    with pytest.raises(ValueError, match="d >= 9"):
+        geometry.simplex_etf(10, 3)
+
+
+def test_separation_beats_random():
+    start = geometry.random_prototypes(12, 3, seed=0)
+    trace = []
+    spread = geometry.separate(start, steps=300, history=trace)
+    assert geometry.min_pairwise_angle(spread) > geometry.min_pairwise_angle(start) + 10
+    assert geometry.min_pairwise_angle(spread) > 55  # Tammes optimum for 12 points: 63.4 degrees
+    assert len(trace) == 300
+
+
+@pytest.mark.parametrize("C,K,d", [(2, 1, 1), (10, 1, 3), (10, 3, 2), (100, 1, 50), (3, 2, 500)])
+@pytest.mark.parametrize("init", ["random", "etf", "separated"])
+def test_init_prototypes_any_shape(C, K, d, init):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p = geometry.init_prototypes(C, K, d, init)
+    assert p.shape == (C, K, d)
+    torch.testing.assert_close(p.norm(dim=-1), torch.ones(C, K))
+
+
+def test_alignment_uniformity_margin():
+    z = geometry.normalise(torch.randn(200, 8))
+    assert geometry.alignment(z, z) == pytest.approx(0.0, abs=1e-6)
+    collapsed = geometry.normalise(torch.ones(200, 8) + 1e-3 * torch.randn(200, 8))
+    assert geometry.uniformity(z) < geometry.uniformity(collapsed)  # spread points are more uniform
+    P = torch.eye(3)
+    zz = torch.tensor([[1.0, 0.1, 0.0], [0.0, 1.0, 0.0]])
+    m = geometry.prototype_margin(zz, P, torch.tensor([0, 0]))
+    assert m[0] > 0 > m[1]
+    y = torch.randint(0, 3, (200,))
+    assert geometry.class_alignment(z, y) > 0
+    assert math.isfinite(geometry.uniformity(z))

@@ -1,0 +1,216 @@
+"""hff_edu.timing, its figures (hff_edu.viz.timing_views) and the benchmark scripts' --quick plumbing."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from hff_edu import timing  # noqa: E402
+from hff_edu.viz import timing_views as tv  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+# -- counting and timing --------------------------------------------------------
+
+@pytest.mark.parametrize("method,kwargs,expected", [
+    ("ff", dict(mode="goodness"), 5), ("ff", dict(mode="softmax"), 1),
+    ("hff", dict(rule="last"), 1), ("hff", dict(rule="sum"), 1), ("bp", {}, 1), ("local-ce", {}, 1)])
+def test_count_forward_passes(method, kwargs, expected):
+    model = timing.make_model(method, 40, [16, 16], 5)
+    assert timing.count_forward_passes(model, torch.randn(3, 40), **kwargs) == expected
+    assert not model.layers[0]._forward_hooks  # the hook is removed again
+
+
+def test_time_calls_interleaves_and_counts():
+    calls = []
+    fns = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    times = timing.time_calls(fns, repeats=4, warmup=1, min_block_s=0.0)
+    assert {k: len(v) for k, v in times.items()} == {"a": 4, "b": 4}
+    timed = calls[4:]  # 2 x (1 warm-up + 1 calibration) first
+    assert timed == ["a", "b", "b", "a", "a", "b", "b", "a"]  # round robin, order rotated
+    with pytest.raises(ValueError, match="repeats"):
+        timing.time_calls(fns, repeats=0)
+
+
+def test_time_inference_and_speedups():
+    model = timing.make_model("hff", 30, [8], 3)
+    out = timing.time_inference(model, torch.randn(5, 30), repeats=3, warmup=1)
+    assert out["samples_per_s"] > 0 and out["repeats"] == 3
+    assert out["q1_s"] <= out["median_s"] <= out["q3_s"]
+    rows = [dict(num_classes=10, batch_size=4, variant="ff goodness", median_s=2.0),
+            dict(num_classes=10, batch_size=4, variant="hff last", median_s=0.25)]
+    (s,) = timing.speedups(rows)
+    assert s["ratio"] == pytest.approx(8.0) and s["ratio_over_C"] == pytest.approx(0.8)
+
+
+def test_inference_vs_classes_rows():
+    rows = timing.inference_vs_classes([2, 4], [3], in_features=20, widths=[8], repeats=2, warmup=1,
+                                       variants=["ff goodness", "hff last"])
+    assert len(rows) == 4
+    assert {(r["num_classes"], r["variant"]): r["passes"] for r in rows} == {
+        (2, "ff goodness"): 2, (4, "ff goodness"): 4, (2, "hff last"): 1, (4, "hff last"): 1}
+    with pytest.raises(ValueError, match="Unknown variant"):
+        timing.inference_vs_classes([2], [1], variants=["ff fast"])
+
+
+def test_machine_info_records_what_timings_depend_on():
+    info = timing.machine_info()
+    for key in ("machine", "cpu", "torch", "device", "threads"):
+        assert key in info
+    assert info["threads"] == torch.get_num_threads()
+
+
+def test_profile_ops_finds_the_matmul():
+    lin = torch.nn.Linear(64, 64)
+    x = torch.randn(32, 64)
+    with torch.inference_mode():
+        prof = timing.profile_ops(lambda: lin(x), calls=2)
+    assert prof["ops"][0]["name"] in ("aten::addmm", "aten::linear")
+    assert prof["total_ms"] > 0 and abs(sum(o["share"] for o in prof["ops"]) - 1) < 0.2
+
+
+def test_time_training(digits):
+    from hff_edu.models import build
+    models = {m: build(m, digits, [16], seed=0) for m in ("hff", "bp")}
+    out = timing.time_training(models, digits.train, batch_size=100, steps=4, blocks=2, warmup_steps=1)
+    for r in out.values():
+        assert r["epoch_s"] > 0 and r["steps_timed"] == 4 and r["steps_per_epoch"] == 14
+        assert len(r["block_step_s"]) == 2
+
+
+# -- memory accounting ----------------------------------------------------------
+
+def test_live_tensors_counts_new_storage_once():
+    pre = torch.zeros(1000)
+    with timing.LiveTensors() as tr:
+        a = torch.ones(1000)            # new: 4000 bytes
+        v = a.view(10, 100)             # a view: no new storage
+        pre.add_(1)                     # in place on storage that existed before: not counted
+        b = a * 2                       # new: 4000 bytes
+        del a, v, b
+        c = torch.ones(500)             # after the frees: 2000 bytes
+    peak, _ = tr.peak()
+    assert peak == 8000
+    assert sum(r["nbytes"] for r in tr.all_records()) == 10000
+    assert c.numel() == 500
+
+
+def test_activation_memory_bp_grows_local_flat():
+    x, y = torch.randn(256, 64), torch.randint(0, 4, (256,))
+    layer = 256 * 128 * 4  # one layer's activation in bytes
+    peak = {}
+    for method in ("bp", "hff", "local-ce"):
+        for depth in (2, 6):
+            model = timing.make_model(method, 64, [128] * depth, 4)
+            peak[method, depth] = timing.activation_memory(model, x, y)["activation_peak"]
+    # backprop keeps one ReLU output per layer: 4 more layers = 4 more activations
+    assert peak["bp", 6] - peak["bp", 2] == pytest.approx(4 * layer, rel=0.05)
+    for m in ("hff", "local-ce"):
+        assert peak[m, 6] == pytest.approx(peak[m, 2], rel=0.05)
+
+
+def test_activation_memory_leaves_out_grads_and_reports_state():
+    model = timing.make_model("hff", 32, [64, 64], 3)
+    out = timing.activation_memory(model, torch.randn(16, 32), torch.randint(0, 3, (16,)))
+    assert out["grad_bytes"] == out["param_bytes"]  # every parameter got a gradient
+    # Adam: two moments per parameter (and a scalar step count)
+    assert 2 * out["param_bytes"] <= out["state_bytes"] < 2 * out["param_bytes"] + 1024
+    assert out["left_after"] < 1024 and out["at_peak"]
+
+
+# -- figures ----------------------------------------------------------------------
+
+def _inference_rows():
+    rows = []
+    for c in (2, 10):
+        for b in (1, 8):
+            for v, t in (("ff goodness", c * 1e-3), ("hff last", 1e-3)):
+                rows.append(dict(num_classes=c, batch_size=b, variant=v, median_s=t,
+                                 samples_per_s=b / t, ms_per_batch=1e3 * t))
+    return rows
+
+
+def test_plot_inference_vs_classes():
+    fig = tv.plot_inference_vs_classes(_inference_rows())
+    assert isinstance(fig, Figure) and len(fig.axes) == 3
+    assert len(fig.axes[-1].lines) == 3  # y = C and one line per batch size
+    fig2 = tv.plot_inference_vs_classes(_inference_rows(), batch_sizes=[8], metric="ms_per_batch")
+    assert len(fig2.axes) == 2
+    with pytest.raises(ValueError, match="metric"):
+        tv.plot_inference_vs_classes(_inference_rows(), metric="flops")
+    with pytest.raises(ValueError, match="No rows"):
+        tv.plot_inference_vs_classes([])
+    plt.close("all")
+
+
+def test_plot_training_memory_accuracy_profile():
+    cost = [dict(method=m, widths=w, epoch_s=s) for w in ("2x10", "2x20")
+            for m, s in (("ff", 3.0), ("hff", 1.0), ("bp", 1.2))]
+    fig = tv.plot_training_cost(cost)
+    assert len(fig.axes[0].patches) == 6
+    mem = [dict(method=m, depth=d, activation_peak=d * 2**20 if m == "bp" else 2**20,
+                one_layer_activation=2**20, batch_size=4, width=2) for m in ("bp", "hff") for d in (2, 4)]
+    fig = tv.plot_memory_vs_depth(mem)
+    assert len(fig.axes[0].lines) == 3  # two methods and the reference line
+    with pytest.raises(ValueError, match="lack"):
+        tv.plot_memory_vs_depth([dict(method="bp", depth=2)])
+    fig = tv.plot_accuracy([dict(name="hff last", mean=0.88, std=0.01, wall_s=10),
+                            dict(name="bp", mean=0.89, std=0.002, wall_s=8)])
+    assert len(fig.axes[0].patches) == 2
+    prof = {"a": dict(total_ms=3.0, ops=[dict(name="aten::addmm", ms=2.0)]),
+            "b": dict(total_ms=1.0, ops=[dict(name="aten::mm", ms=0.5)])}
+    fig = tv.plot_profile(prof)
+    assert len(fig.axes[0].patches) == 6  # 2 bars x (addmm, mm, other)
+    with pytest.raises(ValueError):
+        tv.plot_profile({})
+    plt.close("all")
+
+
+# -- the benchmark scripts, on tiny sizes ---------------------------------------------
+
+def _script(name):
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _check_outputs(out_dir, name):
+    meta = json.loads((out_dir / f"{name}.json").read_text())["meta"]
+    for key in ("machine", "torch", "device", "threads", "seed", "config"):
+        assert key in meta, key
+    assert (out_dir / f"{name}.csv").read_text().count("\n") >= 2
+    assert (out_dir / f"{name}.png").stat().st_size > 1000
+
+
+def test_benchmark_scripts_tiny(tmp_path, capsys):
+    common = ["--out-dir", str(tmp_path)]
+    out = _script("inference_vs_classes").main(
+        ["--classes", "2,4", "--batch-sizes", "1,4", "--widths", "2x8", "--in-features", "32",
+         "--repeats", "2", "--warmup", "1", "--no-profile"] + common)
+    assert len(out["speedups"]) == 4
+    _check_outputs(tmp_path, "inference_vs_classes")
+    out = _script("memory_vs_depth").main(["--depths", "1,2", "--width", "16", "--batch-size", "32",
+                                           "--in-features", "16"] + common)
+    assert {r["method"] for r in out["rows"]} == {"hff", "local-ce", "ff", "bp"}
+    _check_outputs(tmp_path, "memory_vs_depth")
+    out = _script("training_cost").main(["--dataset", "digits", "--widths", "1x8", "--steps", "2",
+                                         "--blocks", "2", "--no-profile"] + common)
+    assert {r["method"] for r in out["rows"]} == {"ff", "hff", "local-ce", "bp"}
+    _check_outputs(tmp_path, "training_cost")
+    out = _script("accuracy").main(["--dataset", "digits", "--subset", "200", "--seeds", "0,1",
+                                    "--widths", "1x8", "--epochs", "1", "--methods", "hff,bp"] + common)
+    assert [r["name"] for r in out["rows"]] == ["hff last", "hff sum", "bp"]
+    assert "| hff last |" in (tmp_path / "accuracy_digits.md").read_text()
+    _check_outputs(tmp_path, "accuracy_digits")
+    assert "wrote" in capsys.readouterr().out

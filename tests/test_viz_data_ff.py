@@ -1,0 +1,140 @@
+"""Figures of 00_local_learning (viz.data_views) and 01_forward_forward (viz.ff_views)."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from hff_edu import baselines, ff, hff  # noqa: E402
+from hff_edu.train import History  # noqa: E402
+from hff_edu.viz import data_views as dv  # noqa: E402
+from hff_edu.viz import ff_views as fv  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+# ---------------------------------------------------------------- data_views
+
+def test_plot_samples_one_column_per_class():
+    x = torch.rand(30, 1, 8, 8)
+    y = torch.arange(30) % 3
+    fig = dv.plot_samples(x, y, ["a", "b", "c"], per_class=2)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 6
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["a", "b", "c"]
+
+
+def test_plot_samples_rejects_colour_images_and_bad_shapes():
+    with pytest.raises(ValueError, match="channels"):
+        dv.plot_samples(torch.rand(4, 3, 8, 8), torch.zeros(4), ["a"])
+    with pytest.raises(ValueError, match="labels"):
+        dv.plot_samples(torch.rand(4, 8, 8), torch.zeros(5), ["a"])
+
+
+def test_plot_gradient_flow_one_row_per_method():
+    fig = dv.plot_gradient_flow(3, 2)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    assert "every layer" in fig.axes[0].get_title() and "layer 2 only" in fig.axes[1].get_title()
+    assert len(dv.plot_gradient_flow(4, 1, "local").axes) == 1
+    with pytest.raises(ValueError):
+        dv.plot_gradient_flow(3, 4)
+    with pytest.raises(ValueError):
+        dv.plot_gradient_flow(3, 1, ("ff",))
+
+
+def _layer_grads(model, k):
+    x, y = torch.randn(16, 20), torch.arange(16) % 4
+    model.zero_grad(set_to_none=True)
+    model.local_losses(x, y, torch.Generator().manual_seed(0))[k].backward()
+    return dv.grad_norms_by_layer(model)
+
+
+@pytest.mark.parametrize("cls", [ff.FFNet, hff.HFFNet, baselines.LocalCENet])
+def test_grad_norms_only_in_the_layer_whose_loss_was_used(cls):
+    norms = _layer_grads(cls(20, [8, 8, 8], 4), 1)
+    assert norms["layer 2"][0] > 0 and norms["layer 2"][1] > 0
+    assert norms["layer 1"] == (0.0, 0) and norms["layer 3"] == (0.0, 0)
+
+
+def test_grad_norms_everywhere_for_backprop():
+    norms = _layer_grads(baselines.BPNet(20, [8, 8, 8], 4), 0)
+    assert set(norms) == {"layer 1", "layer 2", "layer 3", "head"}
+    assert all(v[0] > 0 for v in norms.values())
+
+
+def test_plot_grad_norms_labels_zero_bars():
+    fig = dv.plot_grad_norms({"ff": {"layer 1": (0.0, 0), "layer 2": (1.5, 10)}, "bp": {"layer 1": 2.0}})
+    assert len(fig.axes) == 2
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "0" in texts and "1.5" in texts
+    with pytest.raises(ValueError):
+        dv.plot_grad_norms({})
+
+
+def test_plot_accuracy_curves():
+    h = History("x", ["l"], ["l"], records=[dict(test_acc=0.5), dict(test_acc=0.7)])
+    fig = dv.plot_accuracy_curves({"ff": h, "hff": h}, chance=0.1)
+    assert len(fig.axes[0].lines) == 3
+    with pytest.raises(ValueError):
+        dv.plot_accuracy_curves({})
+
+
+# ---------------------------------------------------------------- ff_views
+
+def test_plot_label_overlay_append_and_overwrite():
+    x = torch.rand(2, 64)
+    y = torch.tensor([3, 5])
+    pos = ff.overlay_label(x, y, 10, "append")
+    fig = fv.plot_label_overlay({"pos": pos[0], "neg": pos[1]}, (8, 8), 10, "append")
+    assert len(fig.axes) == 4  # image + code strip per panel
+    pos = ff.overlay_label(x, y, 10, "overwrite")
+    fig = fv.plot_label_overlay({"pos": pos[0]}, (8, 8), 10, "overwrite", zoom=12)
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="features"):
+        fv.plot_label_overlay({"bad": torch.rand(70)}, (8, 8), 10, "append")
+
+
+def test_plot_negative_label_matrix_counts_false_negatives():
+    y = torch.arange(100) % 10
+    fig = fv.plot_negative_label_matrix(y, {"same": y, "wrong": ff.wrong_labels(y, 10)}, 10)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "100.0%" in titles[0] and "0.0%" in titles[1]
+    with pytest.raises(ValueError):
+        fv.plot_negative_label_matrix(y, {"short": y[:5]}, 10)
+
+
+def test_plot_softplus_identity_curves_coincide():
+    fig = fv.plot_softplus_identity(theta=2.0)
+    a, b = fig.axes[0].lines[0].get_ydata(), fig.axes[0].lines[1].get_ydata()
+    assert abs(a - b).max() < 1e-5
+
+
+def _snapshots():
+    return [dict(epoch=e, pos=[torch.rand(50) + e, torch.rand(50) + 2 * e],
+                 neg=[torch.rand(50), torch.rand(50)]) for e in range(3)]
+
+
+def test_plot_goodness_histograms_grid():
+    fig = fv.plot_goodness_histograms(_snapshots(), epochs=[0, 2], thetas=[1.0, 1.0])
+    assert len(fig.axes) == 4
+    assert fig.axes[3].get_title() == "layer 2, epoch 2"
+    with pytest.raises(ValueError, match="epoch"):
+        fv.plot_goodness_histograms(_snapshots(), epochs=[7])
+
+
+def test_plot_layer_accuracy_and_cost():
+    fig = fv.plot_layer_accuracy({"layer 1": 0.7, "layer 2": 0.8}, {"goodness": 0.8}, chance=0.1)
+    assert len(fig.axes[0].patches) == 3
+    with pytest.raises(ValueError):
+        fv.plot_layer_accuracy({})
+    fig = fv.plot_inference_cost({"goodness": 10, "softmax": 1}, {"goodness": 1.0, "softmax": 0.1})
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError):
+        fv.plot_inference_cost({"goodness": 10}, {"softmax": 1.0})
