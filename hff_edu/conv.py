@@ -127,10 +127,11 @@ class ConvModel(LocalModel):
         self.convs_per_block = int(convs_per_block)
         self.batchnorm = bool(batchnorm)
 
-    def _make_blocks(self, first_in: int) -> nn.ModuleList:
-        sizes = [first_in] + self.channels
+    def _make_blocks(self, first_in: int, extra_later: int = 0) -> nn.ModuleList:
+        """Blocks of the given widths; blocks after the first take ``extra_later`` more input channels."""
+        sizes = [first_in] + [c + extra_later for c in self.channels[:-1]]
         return nn.ModuleList(ConvBlock(a, b, self.convs_per_block, p, self.batchnorm)
-                             for a, b, p in zip(sizes[:-1], sizes[1:], self.pool))
+                             for a, b, p in zip(sizes, self.channels, self.pool))
 
     @property
     def num_layers(self) -> int:
@@ -322,11 +323,14 @@ def label_planes(x: torch.Tensor, label, num_classes: int, mode: str = "channels
     ``mode="channels"`` appends C constant planes, plane c equal to 1 for label c
     (0 elsewhere); ``mode="overlay"`` overwrites the first C pixels of the top
     row of every channel with the one-hot code (Hinton's MNIST trick, in 2-D).
-    ``label=None`` gives the neutral label (1/C everywhere); an int labels the whole batch.
+    ``label=None`` gives the neutral label (1/C everywhere); an int labels the whole
+    batch; a float tensor (N, C) is used as the code itself.
     """
     n, _, h, w = x.shape
     if label is None:
         code = torch.full((n, num_classes), 1.0 / num_classes, device=x.device, dtype=x.dtype)
+    elif torch.is_tensor(label) and label.dim() == 2:  # a ready-made code (N, C)
+        code = label.to(x.dtype)
     else:
         if isinstance(label, int):
             label = torch.full((n,), label, device=x.device, dtype=torch.long)
@@ -371,17 +375,21 @@ class FFConvNet(ConvModel):
         alpha: SymBa's scale (4 in Lee & Song).
         negatives: ``"uniform"`` wrong labels or ``"hard"`` (from the current softmax head).
         predict_mode: ``"goodness"`` (C passes) or ``"softmax"`` (one neutral pass + linear head).
+        label_every_block: also append the C label planes to every block's input [ours]:
+            a label seen only by the first block reaches deeper blocks only through
+            block 1's features.
         pool, convs_per_block, batchnorm, seed: as :class:`HFFConvNet`.
     """
 
     def __init__(self, in_channels: int, channels, num_classes: int, theta: float | None = None,
                  label_mode: str = "channels", goodness: str = "mean", loss: str = "ff",
                  alpha: float = 4.0, negatives: str = "uniform", predict_mode: str = "goodness",
-                 pool=True, convs_per_block: int = 1, batchnorm: bool = True, seed: int = 0):
+                 label_every_block: bool = False, pool=True, convs_per_block: int = 1,
+                 batchnorm: bool = True, seed: int = 0):
         super().__init__(in_channels, channels, num_classes, config=dict(
             in_channels=in_channels, channels=check_channels(channels), num_classes=num_classes,
             theta=theta, label_mode=label_mode, goodness=goodness, loss=loss, alpha=alpha,
-            negatives=negatives, predict_mode=predict_mode,
+            negatives=negatives, predict_mode=predict_mode, label_every_block=label_every_block,
             pool=pool if isinstance(pool, bool) else list(pool), convs_per_block=convs_per_block,
             batchnorm=batchnorm, seed=seed), pool=pool, convs_per_block=convs_per_block,
             batchnorm=batchnorm)
@@ -394,6 +402,9 @@ class FFConvNet(ConvModel):
         if negatives not in ("uniform", "hard"):
             raise ValueError(f"Unknown negatives {negatives!r}: choose 'uniform' or 'hard'.")
         self.label_mode, self.goodness_kind, self.loss_kind = label_mode, goodness, loss
+        self.label_every_block = bool(label_every_block)
+        if self.label_every_block and label_mode != "channels":
+            raise ValueError("label_every_block=True needs label_mode='channels'.")
         self.alpha = check_positive("alpha", alpha, "SymBa's scale; Lee & Song use 4.")
         self.negatives = negatives
         self.predict_mode = _check_mode(predict_mode)
@@ -402,7 +413,8 @@ class FFConvNet(ConvModel):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             extra = num_classes if label_mode == "channels" else 0
-            self.blocks = self._make_blocks(self.in_channels + extra)
+            later = num_classes if self.label_every_block else 0
+            self.blocks = self._make_blocks(self.in_channels + extra, later)
             self.head = nn.Linear(sum(self.channels[self._first_scored:]), num_classes)
 
     @property
@@ -425,17 +437,21 @@ class FFConvNet(ConvModel):
                              "label overlay: use label_mode='channels'.")
         return x
 
-    def _blocks_forward(self, x: torch.Tensor, detach: bool = True) -> list[torch.Tensor]:
-        # Every block sees only the direction of its input (RMS-normalised).
-        a, maps = x, []
-        for block in self.blocks:
-            a = block(rms_norm_image(a.detach() if detach else a))
-            maps.append(a)
-        return maps
+    def _block_input(self, i: int, a: torch.Tensor, label) -> torch.Tensor:
+        """What block i sees: the RMS-normalised map (only its direction, not its goodness),
+        with the label planes appended where the label goes into every block."""
+        a = rms_norm_image(a)
+        if i > 0 and self.label_every_block:
+            a = label_planes(a, label, self.num_classes, "channels")
+        return a
 
     def activities(self, x: torch.Tensor, label) -> list[torch.Tensor]:
         """One forward pass with ``label`` written in (None = neutral); every block's map."""
-        return self._blocks_forward(label_planes(x, label, self.num_classes, self.label_mode))
+        a, maps = label_planes(x, label, self.num_classes, self.label_mode), []
+        for i, block in enumerate(self.blocks):
+            a = block(self._block_input(i, a.detach(), label))
+            maps.append(a)
+        return maps
 
     def _loss(self, g_pos, g_neg, theta):
         if self.loss_kind == "symba":
@@ -474,12 +490,13 @@ class FFConvNet(ConvModel):
                 probs = self.head(self._head_features(self.activities(x, None))).softmax(1)
                 self.train(was)
         y_neg = wrong_labels(y, self.num_classes, generator, probs)
-        a = torch.cat([label_planes(x, y, self.num_classes, self.label_mode),
-                       label_planes(x, y_neg, self.num_classes, self.label_mode),
-                       label_planes(x, None, self.num_classes, self.label_mode)])
+        labels = [y, y_neg, None]
+        a = torch.cat([label_planes(x, lab, self.num_classes, self.label_mode) for lab in labels])
+        every = torch.cat([F.one_hot(y, self.num_classes).float(), F.one_hot(y_neg, self.num_classes).float(),
+                           torch.full((n, self.num_classes), 1.0 / self.num_classes, device=x.device)])
         neutral = []
-        for block, theta in zip(self.blocks, self.thetas):
-            a = block(rms_norm_image(a.detach()))
+        for i, (block, theta) in enumerate(zip(self.blocks, self.thetas)):
+            a = block(self._block_input(i, a.detach(), every))
             g = conv_goodness(a[:2 * n], self.goodness_kind)
             neutral.append(a[2 * n:].detach())
             yield self._loss(g[:n], g[n:], theta)

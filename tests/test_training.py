@@ -1,4 +1,5 @@
 """Training on digits reaches the targets; seeds reproduce; checkpoints round-trip; the CLI runs."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -120,13 +121,14 @@ def test_train_or_load_caches(digits, tmp_path):
 
 
 def _cli(*args, cwd=ROOT):
+    env = dict(os.environ, OMP_NUM_THREADS="1")  # tiny models: one thread, as in conftest
     return subprocess.run([sys.executable, "-m", "hff_edu", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+                          cwd=cwd, timeout=300, env=env)
 
 
 def test_cli_train_and_evaluate(tmp_path):
     ckpt = tmp_path / "hff.pt"
-    r = _cli("train", "--method", "hff", "--dataset", "digits", "--epochs", "3", "--widths", "2x64",
+    r = _cli("train", "--method", "hff", "--dataset", "digits", "--epochs", "8", "--batch-size", "32", "--widths", "2x64",
              "--quiet", "--save", str(ckpt))
     assert r.returncode == 0, r.stderr
     assert "acc:layer 2" in r.stdout and "final test accuracy (hff last)" in r.stdout

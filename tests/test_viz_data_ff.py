@@ -129,6 +129,14 @@ def test_plot_goodness_histograms_grid():
         fv.plot_goodness_histograms(_snapshots(), epochs=[7])
 
 
+def test_goodness_ranges_fix_the_axes():
+    snaps = _snapshots()
+    ranges = fv.goodness_ranges(snaps, thetas=[10.0, -1.0])
+    assert ranges[0][1] == 10.0 and ranges[1][0] == -1.0
+    fig = fv.plot_goodness_histograms(snaps, epochs=[1], ranges=ranges)
+    assert fig.axes[0].get_xlim()[1] >= 10.0
+
+
 def test_plot_layer_accuracy_and_cost():
     fig = fv.plot_layer_accuracy({"layer 1": 0.7, "layer 2": 0.8}, {"goodness": 0.8}, chance=0.1)
     assert len(fig.axes[0].patches) == 3

@@ -154,14 +154,16 @@ def plot_softplus_identity(theta: float = 0.0, span: float = 8.0) -> Figure:
 
 
 def plot_goodness_histograms(snapshots: list, epochs=None, thetas=None, bins: int = 40,
-                             layer_names=None) -> Figure:
+                             layer_names=None, ranges=None) -> Figure:
     """Histograms of the goodness of positive (green) and negative (red) data:
     one row per chosen epoch, one column per layer.
 
     ``snapshots``: ``callbacks.GoodnessSnapshots.snapshots`` (dicts with ``epoch``,
     ``pos`` and ``neg``, lists per layer). ``epochs``: which epochs to show (default:
     all). ``thetas``: per-layer thresholds, drawn as dotted lines. Each layer keeps
-    the same x range in every row, so separation over epochs is easy to see.
+    the same x range in every row, so separation over epochs is easy to see;
+    ``ranges`` (per layer ``(low, high)``, e.g. from :func:`goodness_ranges`) fixes
+    it, so that a widget scrubbing through epochs does not rescale.
     Taught in 01_forward_forward.
     """
     by_epoch = {s["epoch"]: s for s in snapshots}
@@ -173,12 +175,9 @@ def plot_goodness_histograms(snapshots: list, epochs=None, thetas=None, bins: in
     layer_names = layer_names or [f"layer {i + 1}" for i in range(n_layers)]
     fig, axes = plt.subplots(len(epochs), n_layers, figsize=(3.3 * n_layers, 2.1 * len(epochs) + 0.4),
                              squeeze=False)
+    ranges = ranges or goodness_ranges([by_epoch[e] for e in epochs], thetas)
     for j in range(n_layers):
-        allv = np.concatenate([np.concatenate([_np(by_epoch[e]["pos"][j]), _np(by_epoch[e]["neg"][j])])
-                               for e in epochs])
-        lo, hi = np.percentile(allv, [0.5, 99.5])
-        if thetas is not None:
-            lo, hi = min(lo, thetas[j]), max(hi, thetas[j])
+        lo, hi = ranges[j]
         edges = np.linspace(lo, hi + 1e-9, bins + 1)
         for i, e in enumerate(epochs):
             ax = axes[i, j]
@@ -194,6 +193,19 @@ def plot_goodness_histograms(snapshots: list, epochs=None, thetas=None, bins: in
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def goodness_ranges(snapshots: list, thetas=None) -> list:
+    """Per layer ``(low, high)``: the 0.5-99.5 percentiles of all goodness values in
+    ``snapshots`` (positive and negative), widened to include ``thetas``."""
+    ranges = []
+    for j in range(len(snapshots[0]["pos"])):
+        allv = np.concatenate([np.concatenate([_np(s["pos"][j]), _np(s["neg"][j])]) for s in snapshots])
+        lo, hi = (float(v) for v in np.percentile(allv, [0.5, 99.5]))
+        if thetas is not None:
+            lo, hi = min(lo, thetas[j]), max(hi, thetas[j])
+        ranges.append((lo, hi))
+    return ranges
 
 
 # ----------------------------------------------------------------------------
@@ -248,4 +260,4 @@ def plot_inference_cost(passes: dict, seconds: dict) -> Figure:
 
 
 __all__ = ["plot_label_overlay", "plot_negative_label_matrix", "plot_softplus_identity",
-           "plot_goodness_histograms", "plot_layer_accuracy", "plot_inference_cost"]
+           "plot_goodness_histograms", "goodness_ranges", "plot_layer_accuracy", "plot_inference_cost"]

@@ -97,7 +97,7 @@ def plot_training_cost(rows: list[dict], reference: str = "bp") -> Figure:
     methods = list(dict.fromkeys(r["method"] for r in rows))
     groups = list(dict.fromkeys(str(r["widths"]) for r in rows))
     t = {(r["method"], str(r["widths"])): r["epoch_s"] for r in rows}
-    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(methods) * len(groups) ** 0.5 + 1.5, 3.8))
+    fig, ax = plt.subplots(figsize=(1.5 + 1.2 * len(methods) * len(groups) ** 0.5, 3.8))
     step = 0.8 / len(groups)
     for gi, g in enumerate(groups):
         xs = np.arange(len(methods)) + (gi - (len(groups) - 1) / 2) * step
@@ -131,7 +131,7 @@ def plot_memory_vs_depth(rows: list[dict], key: str = "activation_peak") -> Figu
     Taught in 05_timing.
     """
     _require(rows, ("method", "depth", key), "timing.memory_vs_depth")
-    fig, ax = plt.subplots(figsize=(5.6, 3.9))
+    fig, ax = plt.subplots(figsize=(7.2, 3.9))
     for m in dict.fromkeys(r["method"] for r in rows):
         pts = sorted((r["depth"], r[key] / 2**20) for r in rows if r["method"] == m)
         d, mb = zip(*pts)
@@ -148,7 +148,7 @@ def plot_memory_vs_depth(rows: list[dict], key: str = "activation_peak") -> Figu
     ax.set_title(f"one training step{extra}")
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
@@ -191,7 +191,7 @@ def plot_profile(profiles: dict, top: int = 6) -> Figure:
         for op in p["ops"]:
             totals[op["name"]] += op["ms"]
     keep = [k for k, _ in sorted(totals.items(), key=lambda kv: -kv[1])[:top]]
-    fig, ax = plt.subplots(figsize=(7, 0.6 * len(profiles) + 1.6))
+    fig, ax = plt.subplots(figsize=(8.5, 0.6 * len(profiles) + 1.6))
     names = list(profiles)
     cmap = plt.get_cmap("tab10")
     left = np.zeros(len(names))
@@ -210,6 +210,6 @@ def plot_profile(profiles: dict, top: int = 6) -> Figure:
     ax.set_xlabel("op self time per call (ms)")
     ax.set_xlim(0, left.max() * 1.2)
     ax.set_title("where the time goes (torch.profiler)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig

@@ -17,6 +17,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 
 def _check_histories(histories: dict) -> None:
@@ -52,6 +54,7 @@ def plot_layer_accuracy_curves(histories: dict, chance: float | None = None) -> 
             ax.axhline(chance, color="grey", ls=":", lw=1)
         ax.set_title(f"{name}: {acc[-1]:.3f}", fontsize=10)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7, loc="lower right")
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("test accuracy")
@@ -65,7 +68,8 @@ def plot_loss_curves(histories: dict) -> Figure:
 
     The losses of different methods live on different scales (FF's logistic
     loss on goodness, HFF's cross-entropy on cosines / tau, ...), so each panel
-    has its own y axis (log scale). Taught in 03_hff_training.
+    has its own y axis (log scale where a panel spans more than a factor 20).
+    Taught in 03_hff_training.
     """
     _check_histories(histories)
     n = len(histories)
@@ -77,10 +81,11 @@ def plot_loss_curves(histories: dict) -> Figure:
         for j, lname in enumerate(h.loss_names):
             ax.plot(epochs, losses[:, j], "o-", ms=3, color=cmap(j / max(len(h.loss_names) - 1, 1)),
                     label=lname)
-        if np.all(losses > 0):
-            ax.set_yscale("log")
+        if np.all(losses > 0) and losses.max() / losses.min() > 20:
+            ax.set_yscale("log")  # FF's goodness losses span decades; the others do not
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("training loss")
@@ -169,7 +174,7 @@ def plot_ablation(names, accuracies, reference: float, groups=None) -> Figure:
         raise ValueError(f"Give one group per ablation: {len(names)} names, {len(groups)} groups.")
     groups = list(groups) if groups is not None else ["run"] * len(names)
     palette = {g: plt.get_cmap("tab10")(i % 10) for i, g in enumerate(dict.fromkeys(groups))}
-    fig, ax = plt.subplots(figsize=(7, 0.38 * len(names) + 1.4))
+    fig, ax = plt.subplots(figsize=(8.2, 0.38 * len(names) + 1.4))
     y = np.arange(len(names))[::-1]
     ax.barh(y, acc, color=[palette[g] for g in groups])
     for yi, a in zip(y, acc):
@@ -178,9 +183,8 @@ def plot_ablation(names, accuracies, reference: float, groups=None) -> Figure:
     ax.set_yticks(y, names, fontsize=8)
     ax.set_xlim(max(0.0, min(acc.min(), reference) - 0.05), min(1.0, max(acc.max(), reference) + 0.05))
     ax.set_xlabel("test accuracy (dashed: reference run)")
-    for g, col in palette.items():
-        ax.barh([], [], color=col, label=g)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(handles=[Patch(color=col, label=g) for g, col in palette.items()], fontsize=8,
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 

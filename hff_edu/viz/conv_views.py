@@ -1,0 +1,251 @@
+"""Figures for the convolutional networks and for transfer with prototypes.
+
+Pure functions returning a ``matplotlib.figure.Figure``; taught in
+06_convolutional_hff and 07_transfer_and_prototypes.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from ..geometry import cosine_matrix
+
+
+def _np(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+
+
+def _image(ax, img, title: str = "") -> None:
+    """Show one (C, H, W) or (H, W) image: grey for one channel, RGB (rescaled to [0, 1]) for three."""
+    a = _np(img)
+    if a.ndim == 3 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim == 3:
+        a = a.transpose(1, 2, 0)
+        a = (a - a.min()) / (a.max() - a.min() + 1e-8)
+        ax.imshow(a)
+    else:
+        ax.imshow(a, cmap="gray")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def plot_augmentations(images, augmented: Sequence, titles: Sequence[str] | None = None,
+                       row_names: Sequence[str] | None = None) -> Figure:
+    """Originals (top row) and one or more augmented versions of them (one row each).
+
+    ``images`` is (n, C, H, W); ``augmented`` a list of tensors of the same shape
+    (e.g. ``[aug(x), aug(x)]``: two random draws). Taught in 06_convolutional_hff.
+    """
+    rows = [images] + list(augmented)
+    n = _np(images).shape[0]
+    if any(_np(r).shape != _np(images).shape for r in rows):
+        raise ValueError("Every augmented batch must have the shape of the originals (n, C, H, W).")
+    names = list(row_names) if row_names else ["original"] + [f"augmented #{i + 1}" for i in range(len(rows) - 1)]
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.3 * n, 1.45 * len(rows)), squeeze=False)
+    for r, batch in enumerate(rows):
+        for i in range(n):
+            _image(axes[r, i], batch[i], titles[i] if (titles is not None and r == 0) else "")
+        axes[r, 0].set_ylabel(names[r], fontsize=8)
+    fig.suptitle("Random crop (padding) + horizontal flip: one new draw per batch", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(image, maps: Sequence, n_channels: int = 8, title: str = "") -> Figure:
+    """One image (left) and the first ``n_channels`` channels of every block's feature map A_l.
+
+    ``maps`` is the list ``model.feature_maps(x)`` for a batch; the first sample
+    is shown. Each row is a block: the maps get smaller (pooling) and more abstract.
+    Taught in 06_convolutional_hff.
+    """
+    if not len(maps):
+        raise ValueError("maps is empty: pass model.feature_maps(x).")
+    k = min(n_channels, min(_np(m).shape[1] for m in maps))
+    fig, axes = plt.subplots(len(maps), k + 1, figsize=(1.25 * (k + 1), 1.35 * len(maps)), squeeze=False)
+    for r, m in enumerate(maps):
+        a = _np(m)[0]
+        if r == 0:
+            _image(axes[0, 0], image, "input")
+        else:
+            axes[r, 0].axis("off")
+        for j in range(k):
+            ax = axes[r, j + 1]
+            ax.imshow(a[j], cmap="viridis")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"channel {j + 1}", fontsize=7)
+        axes[r, 1].set_ylabel(f"block {r + 1}\n{a.shape[1]}x{a.shape[2]}", fontsize=8)
+    fig.suptitle(title or "Feature maps A_l of each block (first channels)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_block_accuracy(results: Mapping[str, Sequence[float]], chance: float | None = None,
+                        title: str = "Test accuracy of each block's own classifier",
+                        xlabel: str = "block") -> Figure:
+    """Grouped bars: accuracy of every block (x) for every method (colour).
+
+    ``results`` maps a method name to its per-block accuracies (in [0, 1]); a
+    method with a single entry (backprop: only the output classifies) is drawn at
+    the last block. Taught in 06_convolutional_hff and 07_transfer_and_prototypes.
+    """
+    if not results:
+        raise ValueError("results is empty: pass {method: [accuracy per block]}.")
+    n_blocks = max(len(v) for v in results.values())
+    width = 0.8 / len(results)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * n_blocks, 3.6))
+    for i, (name, accs) in enumerate(results.items()):
+        accs = list(_np(accs).reshape(-1))
+        xs = np.arange(n_blocks - len(accs), n_blocks) + (i - (len(results) - 1) / 2) * width
+        bars = ax.bar(xs, accs, width, label=name)
+        ax.bar_label(bars, labels=[f"{100 * a:.0f}" for a in accs], fontsize=7, padding=1)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+    ax.set_xticks(range(n_blocks), [f"{xlabel} {i + 1}" for i in range(n_blocks)])
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_head_dim_sweep(dims: Sequence[int], accs, num_classes: int, labels: Sequence[str] | None = None,
+                        title: str = "The AuxConv head: output size d vs accuracy") -> Figure:
+    """Test accuracy against the AuxConv output size d (log x axis), one line per series.
+
+    ``accs`` is (len(dims),) or (len(dims), S) for S series (e.g. one per block);
+    a dotted line marks d = C - 1, below which C prototypes cannot be equally
+    spread (no simplex ETF fits). Taught in 06_convolutional_hff.
+    """
+    a = _np(accs)
+    a = a[:, None] if a.ndim == 1 else a
+    if a.shape[0] != len(dims):
+        raise ValueError(f"{len(dims)} head sizes but {a.shape[0]} rows of accuracies: one row per d.")
+    labels = list(labels) if labels is not None else [f"series {i + 1}" for i in range(a.shape[1])]
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for j in range(a.shape[1]):
+        ax.plot(dims, a[:, j], "o-", label=labels[j])
+    ax.axvline(num_classes - 1, color="grey", ls=":", lw=1)
+    ax.text(num_classes - 1, ax.get_ylim()[0], f" d = C-1 = {num_classes - 1}", fontsize=8,
+            va="bottom", color="grey")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(dims), [str(d) for d in dims])
+    ax.set_xlabel("head output size d (log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_inference_cost(seconds: Mapping[str, float], passes: Mapping[str, int] | None = None,
+                        title: str = "Inference time for the same test batch") -> Figure:
+    """Horizontal bars: measured prediction time per method, annotated with the forward passes
+    it needs and its ratio to the fastest. Taught in 06_convolutional_hff."""
+    if not seconds:
+        raise ValueError("seconds is empty: pass {method: seconds}.")
+    names = list(seconds)
+    vals = np.array([float(seconds[n]) for n in names])
+    fastest = vals.min()
+    fig, ax = plt.subplots(figsize=(6.2, 0.7 + 0.55 * len(names)))
+    bars = ax.barh(names, 1000 * vals, color=[plt.get_cmap("tab10")(i) for i in range(len(names))])
+    notes = [f"{v / fastest:.1f}x" + (f"  ({passes[n]} pass{'es' if passes[n] > 1 else ''})"
+                                       if passes and n in passes else "") for n, v in zip(names, vals)]
+    ax.bar_label(bars, labels=notes, fontsize=8, padding=3)
+    ax.set_xlim(0, 1000 * vals.max() * 1.45)
+    ax.invert_yaxis()
+    ax.set_xlabel("milliseconds")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(histories: Mapping, key: str = "test_acc",
+                         title: str = "Test accuracy per epoch") -> Figure:
+    """One line per method: ``history.column(key)`` against the epoch. Taught in 06_convolutional_hff."""
+    if not histories:
+        raise ValueError("histories is empty: pass {method: History}.")
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    for name, h in histories.items():
+        ax.plot(h.column("epoch"), h.column(key), "o-", label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key.replace("_", " "))
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_shots_curve(curves: Mapping[str, dict], chance: float | None = None,
+                     references: Mapping[str, float] | None = None,
+                     title: str = "New classes from a few examples: accuracy vs shots") -> Figure:
+    """Accuracy against the number of labelled examples per new class (log x axis).
+
+    ``curves`` maps a name to a :func:`hff_edu.transfer.shots_curve` result: the
+    class-mean prototypes are drawn solid, learned prototypes dashed (same
+    colour), each with the spread over repeats as a band. ``references`` adds
+    horizontal lines (e.g. a network trained on the new classes directly).
+    Taught in 07_transfer_and_prototypes.
+    """
+    if not curves:
+        raise ValueError("curves is empty: pass {name: transfer.shots_curve(...)}.")
+    fig, ax = plt.subplots(figsize=(6.0, 3.9))
+    colors = plt.get_cmap("tab10")
+    for i, (name, c) in enumerate(curves.items()):
+        shots = c["shots"]
+        for key, style, label in (("mean", "o-", "class means"), ("learned", "s--", "learned")):
+            if c.get(key) is None:
+                continue
+            a = _np(c[key])
+            m, lo, hi = a.mean(1), a.min(1), a.max(1)
+            ax.plot(shots, m, style, color=colors(i), label=f"{name}: {label}")
+            ax.fill_between(shots, lo, hi, color=colors(i), alpha=0.12)
+    for j, (name, value) in enumerate((references or {}).items()):
+        ax.axhline(value, color="black", ls=[":", "-.", "--"][j % 3], lw=1, label=name)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+    ax.set_xscale("log")
+    shots = list(next(iter(curves.values()))["shots"])
+    ax.set_xticks(shots, [str(s) for s in shots])
+    ax.set_xlabel("labelled examples per new class (shots)")
+    ax.set_ylabel("test accuracy on the new classes")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_prototype_agreement(a, b, class_names: Sequence[str] | None = None,
+                             a_name: str = "class means", b_name: str = "learned") -> Figure:
+    """Heatmap of cosines between two sets of prototypes for the same classes (C, d) each.
+
+    A bright diagonal says both methods put class c's prototype in the same
+    direction. Taught in 07_transfer_and_prototypes.
+    """
+    pa, pb = _np(a).reshape(_np(a).shape[0], -1), _np(b).reshape(_np(b).shape[0], -1)
+    if pa.shape != pb.shape:
+        raise ValueError(f"Prototype sets of shapes {pa.shape} and {pb.shape}: both must be (C, d).")
+    cos = _np(cosine_matrix(torch.as_tensor(pa), torch.as_tensor(pb)))
+    names = list(class_names) if class_names is not None else [str(i) for i in range(len(cos))]
+    fig, ax = plt.subplots(figsize=(1.6 + 0.55 * len(cos), 1.2 + 0.5 * len(cos)))
+    im = ax.imshow(cos, cmap="RdBu_r", vmin=-1, vmax=1)
+    for i in range(len(cos)):
+        for j in range(len(cos)):
+            ax.text(j, i, f"{cos[i, j]:.2f}", ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(cos)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(cos)), names, fontsize=8)
+    ax.set_xlabel(b_name)
+    ax.set_ylabel(a_name)
+    ax.set_title(f"cosine between prototypes: {a_name} vs {b_name}", fontsize=10)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,169 @@
+"""hff_edu.viz.embedding_views: sphere coordinates, the PCA fallback, snapshot plots, alignment/uniformity."""
+import builtins
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from hff_edu import geometry  # noqa: E402
+from hff_edu.viz import embedding_views as ev  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _clusters(n_per=20, c=4, d=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centres = geometry.random_prototypes(c, d, seed)
+    z = centres.repeat_interleave(n_per, 0) + 0.05 * torch.randn(n_per * c, d, generator=g)
+    return geometry.normalise(z), torch.arange(c).repeat_interleave(n_per), centres
+
+
+def _snapshots(epochs=(0, 1, 2), c=4, n_per=10, seed=0):
+    """Fake EmbeddingSnapshots.snapshots: a 6-d layer and a 3-d layer, collapsed at epoch 0."""
+    snaps, y = [], None
+    for e in epochs:
+        z6, y, p6 = _clusters(n_per, c, 6, seed)
+        z3, _, p3 = _clusters(n_per, c, 3, seed)
+        if e == 0:  # untrained: everything near one direction, classes mixed
+            noise = torch.randn(z3.shape, generator=torch.Generator().manual_seed(seed + 1))
+            z3 = geometry.normalise(torch.tensor([1.0, 0.0, 0.0]) + 0.03 * noise)
+        snaps.append(dict(epoch=e, embeddings=[z6, z3], prototypes=[p6[:, None], p3[:, None]]))
+    return snaps, y
+
+
+def test_spherical_to_cartesian_known_points_and_unit_norm():
+    xyz = ev.spherical_to_cartesian([0.0, np.pi / 2, np.pi / 2], [0.0, 0.0, np.pi / 2])
+    np.testing.assert_allclose(xyz, [[0, 0, 1], [1, 0, 0], [0, 1, 0]], atol=1e-12)
+    angles = np.random.default_rng(0).uniform(-20, 20, size=(2, 50))  # umap's angles are unbounded
+    np.testing.assert_allclose(np.linalg.norm(ev.spherical_to_cartesian(*angles), axis=1), 1.0)
+    with pytest.raises(ValueError, match="one angle pair"):
+        ev.spherical_to_cartesian([0.0, 1.0], [0.0])
+
+
+def test_pca_sphere_unit_rows_and_keeps_a_3d_subspace():
+    z, y, _ = _clusters(d=12)
+    v = ev.pca_sphere(z)
+    assert v.shape == (len(z), 3)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-6)
+    # Data that lies in a 3-d subspace through its mean: PCA recovers it up to a rotation,
+    # so cosines between centred points are preserved.
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(30, 3))
+    q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    lifted = base @ q[:3] + 5.0  # rotate into R^8 and shift
+    v = ev.pca_sphere(lifted)
+    c = base - base.mean(0)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    np.testing.assert_allclose(v @ v.T, c @ c.T, atol=1e-6)
+
+
+def test_pca_sphere_pads_narrow_layers_and_rejects_bad_input():
+    v = ev.pca_sphere(np.random.default_rng(0).normal(size=(10, 2)))
+    assert v.shape == (10, 3) and np.allclose(v[:, 2], 0)
+    with pytest.raises(ValueError, match="expected \\(N, d\\)"):
+        ev.pca_sphere(np.zeros(5))
+    with pytest.raises(ValueError, match="at least 2"):
+        ev.pca_sphere(np.zeros((1, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        ev.pca_sphere(np.full((4, 4), np.nan))
+
+
+def test_sphere_view_direct_pca_and_fallback_without_umap(monkeypatch):
+    z3 = torch.randn(20, 3) * 4
+    v, how = ev.sphere_view(z3)
+    assert how == "direct" and np.allclose(np.linalg.norm(v, axis=1), 1)
+    with pytest.raises(ValueError, match="d=10"):
+        ev.sphere_view(torch.randn(20, 10), method="direct")
+    with pytest.raises(ValueError, match="Unknown view"):
+        ev.sphere_view(z3, method="tsne")
+
+    real_import = builtins.__import__
+
+    def no_umap(name, *args, **kwargs):
+        if name == "umap" or name.startswith("umap."):
+            raise ImportError("no umap here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_umap)
+    assert not ev.umap_available()
+    z, _, _ = _clusters(d=10)
+    v, how = ev.sphere_view(z)  # auto falls back to PCA
+    assert how == "pca"
+    np.testing.assert_allclose(v, ev.pca_sphere(z))
+    with pytest.raises(ImportError, match="pca_sphere"):
+        ev.umap_sphere(z)
+
+
+def test_cosine_knn_is_exact_and_starts_with_self():
+    z, _, _ = _clusters(d=10)
+    idx, dist = ev._cosine_knn(z.numpy(), 5)
+    assert idx.shape == (len(z), 5) and np.array_equal(idx[:, 0], np.arange(len(z)))
+    full = 1 - (z @ z.T).numpy()
+    np.testing.assert_allclose(dist[:, 1:], np.sort(full, axis=1)[:, 1:5], atol=1e-5)
+
+
+def test_spread_matches_pairwise_distances():
+    z, _, _ = _clusters(d=7)
+    expected = float(torch.pdist(z).pow(2).mean())
+    assert ev.spread(z) == pytest.approx(expected, rel=1e-5)
+    assert ev.spread(torch.ones(5, 3)) == pytest.approx(0.0, abs=1e-9)  # collapsed
+
+
+def test_alignment_uniformity_shapes_and_collapse_signature():
+    snaps, y = _snapshots()
+    st = ev.alignment_uniformity(snaps, y)
+    assert st["epochs"] == [0, 1, 2]
+    for key in ("alignment", "uniformity", "spread", "ratio"):
+        assert len(st[key]) == 2 and all(len(v) == 3 for v in st[key])
+    # the collapsed epoch 0 of the 3-d layer: tiny alignment but bad uniformity and a high ratio
+    assert st["alignment"][1][0] < st["alignment"][1][-1]
+    assert st["uniformity"][1][0] > st["uniformity"][1][-1]
+    assert st["ratio"][1][0] > st["ratio"][1][-1]
+    with pytest.raises(ValueError, match="No snapshots"):
+        ev.alignment_uniformity([], y)
+
+
+def test_snapshot_plots():
+    snaps, y = _snapshots()
+    names = ["a", "b", "c", "d"]
+    fig = ev.plot_snapshot_grid(snaps, y, class_names=names)
+    assert len(fig.axes) == 3 and len(fig.legends) == 1
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    fig = ev.plot_snapshot(snaps, y, epoch=1, class_names=names)
+    assert len(fig.axes) == 1 and "epoch 1" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="epochs \\[0, 1, 2\\]"):
+        ev.plot_snapshot(snaps, y, epoch=7)
+    with pytest.raises(ValueError, match="d=6"):
+        ev.plot_snapshot(snaps, y, epoch=1, layer=0)
+    with pytest.raises(ValueError, match="No views"):
+        ev.plot_sphere_grid([])
+
+
+def test_heatmaps_margins_and_alignment_plots():
+    snaps, y = _snapshots()
+    fig = ev.plot_prototype_heatmaps(snaps[-1]["prototypes"], layer_names=["L1", "L2"])
+    assert len(fig.axes) == 4  # two heatmaps, two colour bars
+    assert "d=3" in fig.axes[1].get_title() or "d=3" in fig.axes[2].get_title()
+
+    margins = [geometry.prototype_margin(z, p, y) for z, p in zip(snaps[-1]["embeddings"], snaps[-1]["prototypes"])]
+    correct = margins[-1] > 0
+    correct[:3] = ~correct[:3]  # some wrong ones too
+    fig = ev.plot_margin_histograms(margins, correct)
+    assert len(fig.axes) == 2 and len(fig.axes[0].patches) > 0
+    with pytest.raises(ValueError, match="shape"):
+        ev.plot_margin_histograms(margins, correct[:5])
+
+    st = {"HFF": ev.alignment_uniformity(snaps, y), "BP": ev.alignment_uniformity(snaps[:2], y)}
+    fig = ev.plot_alignment_uniformity_curves(st)
+    assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 4  # 2 models x 2 layers
+    fig = ev.plot_wang_isola(st)
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4
