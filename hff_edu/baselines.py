@@ -27,9 +27,7 @@ class BPNet(MLPModel):
     supports_greedy = False
 
     def __init__(self, in_features: int, widths, num_classes: int, seed: int = 0):
-        super().__init__(in_features, widths, num_classes, config=dict(
-            in_features=in_features, widths=list(widths) if not isinstance(widths, int) else [widths],
-            num_classes=num_classes, seed=seed))
+        super().__init__(in_features, widths, num_classes, config=dict(seed=seed))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             sizes = [in_features] + self.widths
@@ -77,9 +75,7 @@ class LocalCENet(MLPModel):
     """``Linear -> ReLU`` layers, each with its own linear head and cross-entropy, detached between layers."""
 
     def __init__(self, in_features: int, widths, num_classes: int, seed: int = 0):
-        super().__init__(in_features, widths, num_classes, config=dict(
-            in_features=in_features, widths=list(widths) if not isinstance(widths, int) else [widths],
-            num_classes=num_classes, seed=seed))
+        super().__init__(in_features, widths, num_classes, config=dict(seed=seed))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             sizes = [in_features] + self.widths

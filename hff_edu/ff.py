@@ -133,8 +133,7 @@ class FFNet(MLPModel):
                  label_mode: str = "auto", negatives: str = "uniform",
                  predict_mode: str = "goodness", seed: int = 0):
         super().__init__(in_features, widths, num_classes, config=dict(
-            in_features=in_features, widths=list(widths) if not isinstance(widths, int) else [widths],
-            num_classes=num_classes, theta=theta, label_mode=label_mode, negatives=negatives,
+            theta=theta, label_mode=label_mode, negatives=negatives,
             predict_mode=predict_mode, seed=seed))
         if label_mode == "auto":
             label_mode = "overwrite" if in_features >= 784 else "append"
@@ -145,7 +144,7 @@ class FFNet(MLPModel):
                              "input: use label_mode='append'.")
         if negatives not in ("uniform", "hard"):
             raise ValueError(f"Unknown negatives {negatives!r}: choose 'uniform' or 'hard'.")
-        self.label_mode = label_mode
+        self.label_mode = self.config["label_mode"] = label_mode  # store the resolved mode
         self.negatives = negatives
         self.predict_mode = _check_mode(predict_mode)
         self.thetas = [check_positive("theta", theta) if theta is not None else float(w)

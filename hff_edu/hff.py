@@ -126,8 +126,7 @@ class HFFNet(MLPModel):
                  learnable: bool = True, rule: str = "last", sum_skip_first: bool = False,
                  tau_p: float = 0.1, seed: int = 0):
         super().__init__(in_features, widths, num_classes, config=dict(
-            in_features=in_features, widths=list(widths) if not isinstance(widths, int) else [widths],
-            num_classes=num_classes, tau=tau, protos_per_class=protos_per_class, margin=margin,
+            tau=tau, protos_per_class=protos_per_class, margin=margin,
             init=init, learnable=learnable, rule=rule, sum_skip_first=sum_skip_first,
             tau_p=tau_p, seed=seed))
         self.tau = check_positive("tau", tau if tau is not None else default_tau(num_classes),

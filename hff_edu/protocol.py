@@ -120,11 +120,14 @@ class MLPModel(LocalModel):
     """An MLP: accepts (N, in_features) or any (N, ...) that flattens to it."""
 
     def __init__(self, in_features: int, widths, num_classes: int, config: dict):
-        super().__init__(num_classes, config)
+        """``config`` holds the subclass's own constructor arguments; the shared three are added here."""
+        widths = check_widths(widths)
+        super().__init__(num_classes, dict(in_features=in_features, widths=widths,
+                                           num_classes=num_classes, **config))
         self.in_features = int(in_features)
         if self.in_features <= 0:
             raise ValueError(f"in_features={in_features}: must be a positive input size.")
-        self.widths = check_widths(widths)
+        self.widths = widths
 
     @property
     def num_layers(self) -> int:

@@ -102,7 +102,7 @@ def test_dataset_model_mismatch_in_fit(digits):
     with pytest.raises(ValueError, match="10 classes but the model was built for 3"):
         train.fit(hff.HFFNet(64, [8], 3), digits, epochs=1, progress=False)
     with pytest.raises(ValueError, match="features"):
-        train.fit(hff.HFFNet(63, [8], 10), digits, epochs=1, progress=False)
+        train.fit(hff.HFFNet(63, [16], 10), digits, epochs=1, progress=False)
 
 
 def test_checkpoint_of_another_architecture(tmp_path):

@@ -153,8 +153,8 @@ def test_hff_sum_rule():
 
 
 def test_default_temperature():
-    assert hff.HFFNet(4, [4], 10).tau == 0.1
-    assert hff.HFFNet(4, [4], 100).tau == 0.05
+    assert hff.HFFNet(4, [16], 10).tau == 0.1
+    assert hff.HFFNet(4, [128], 100).tau == 0.05
 
 
 def test_lowest_loss_needs_low_temperature():
