@@ -68,6 +68,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="default prediction rule: last layer or sum over layers (both are reported)")
     g = p.add_argument_group("FF options")
     g.add_argument("--theta", type=float, default=None, help="goodness threshold (default: the layer width)")
+    g.add_argument("--label-scale", type=float, default=1.0, help="value written for the one-hot label (default 1)")
     g.add_argument("--negatives", choices=["uniform", "hard"], default="uniform",
                    help="wrong labels drawn uniformly or from the current softmax (default %(default)s)")
     g.add_argument("--ff-mode", choices=["goodness", "softmax"], default="goodness",
@@ -80,7 +81,7 @@ def _model_kwargs(method: str, a) -> dict:
         kw.update(tau=a.tau, margin=a.margin, protos_per_class=a.protos_per_class, init=a.init,
                   learnable=not a.fixed_prototypes, rule=a.rule)
     elif method == "ff":
-        kw.update(theta=a.theta, negatives=a.negatives, predict_mode=a.ff_mode)
+        kw.update(theta=a.theta, label_scale=a.label_scale, negatives=a.negatives, predict_mode=a.ff_mode)
     return kw
 
 
@@ -154,7 +155,7 @@ def cmd_compare(a) -> int:
             rows.append(dict(method=key, test_acc=acc, sec_per_epoch=h.seconds_per_epoch,
                              wall_s=time.perf_counter() - start,
                              layer_test_acc=h.final["layer_test_acc"]))
-        print(f"  {m}: done in {time.perf_counter() - start:.1f} s")
+        print(f"== {m}: done in {time.perf_counter() - start:.1f} s\n{h.table()}", flush=True)
     table = results_table(rows)
     print(table)
     if a.out:

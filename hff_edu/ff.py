@@ -36,7 +36,7 @@ def rms_norm(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
 
 
 def overlay_label(x: torch.Tensor, label: torch.Tensor | None, num_classes: int,
-                  mode: str = "overwrite") -> torch.Tensor:
+                  mode: str = "overwrite", scale: float = 1.0) -> torch.Tensor:
     """Write a one-hot label into flat inputs ``x`` (N, D).
 
     ``mode="overwrite"`` replaces the first C features (Hinton's choice for
@@ -44,14 +44,17 @@ def overlay_label(x: torch.Tensor, label: torch.Tensor | None, num_classes: int,
     features at the end instead, so small inputs keep every pixel.
     ``label=None`` writes the *neutral* label, 1/C everywhere (one-pass softmax mode).
     ``label`` may be a tensor of shape (N,), or a Python int for the whole batch.
+    ``scale`` is the value written for the label (default 1): against standardised
+    images of hundreds of pixels a single 1 is a quiet signal after the RMS
+    normalisation, and a louder label lets the first layer pick it up sooner.
     """
     n = x.shape[0]
     if label is None:
-        code = torch.full((n, num_classes), 1.0 / num_classes, device=x.device, dtype=x.dtype)
+        code = torch.full((n, num_classes), scale / num_classes, device=x.device, dtype=x.dtype)
     else:
         if isinstance(label, int):
             label = torch.full((n,), label, device=x.device, dtype=torch.long)
-        code = F.one_hot(label, num_classes).to(x.dtype)
+        code = F.one_hot(label, num_classes).to(x.dtype) * scale
     if mode == "append":
         return torch.cat([x, code], dim=1)
     if mode == "overwrite":
@@ -119,32 +122,34 @@ class FFNet(MLPModel):
         in_features: flattened input size.
         widths: hidden layer widths, e.g. ``[1000, 1000, 1000]``.
         num_classes: C.
-        theta: goodness threshold per layer; ``None`` = the layer width (mean-square 1).
-        label_mode: ``"overwrite"`` the first C inputs, ``"append"`` C inputs, or
-            ``"auto"``: overwrite for inputs of MNIST size and above (784+ features,
-            blank border), append for smaller ones. Use :func:`choose_label_mode`
-            to decide from the data itself.
+        theta: goodness threshold per layer; ``None`` = the layer width (mean-square 1,
+            the spec's default). A default layer starts near G = width/6, so a lower
+            threshold (e.g. 0.1 x width) trains the deeper layers much sooner.
+        label_mode: ``"append"`` C inputs (the default: no pixel is lost) or
+            ``"overwrite"`` the first C inputs (Hinton's choice for MNIST, whose
+            top-left pixels are blank border). :func:`choose_label_mode` decides from
+            the data; ``models.build`` uses it.
+        label_scale: value written for the one-hot label (see :func:`overlay_label`).
         negatives: ``"uniform"`` wrong labels or ``"hard"`` (from the current softmax).
         predict_mode: default mode of :meth:`predict`: ``"goodness"`` (C passes) or ``"softmax"`` (1 pass).
         seed: initialisation seed.
     """
 
     def __init__(self, in_features: int, widths, num_classes: int, theta: float | None = None,
-                 label_mode: str = "auto", negatives: str = "uniform",
+                 label_mode: str = "append", label_scale: float = 1.0, negatives: str = "uniform",
                  predict_mode: str = "goodness", seed: int = 0):
         super().__init__(in_features, widths, num_classes, config=dict(
-            theta=theta, label_mode=label_mode, negatives=negatives,
+            theta=theta, label_mode=label_mode, label_scale=label_scale, negatives=negatives,
             predict_mode=predict_mode, seed=seed))
-        if label_mode == "auto":
-            label_mode = "overwrite" if in_features >= 784 else "append"
         if label_mode not in ("overwrite", "append"):
-            raise ValueError(f"Unknown label_mode {label_mode!r}: choose 'overwrite', 'append' or 'auto'.")
+            raise ValueError(f"Unknown label_mode {label_mode!r}: choose 'append' or 'overwrite'.")
         if label_mode == "overwrite" and in_features <= num_classes:
             raise ValueError(f"Cannot overwrite {num_classes} label positions of a {in_features}-feature "
                              "input: use label_mode='append'.")
         if negatives not in ("uniform", "hard"):
             raise ValueError(f"Unknown negatives {negatives!r}: choose 'uniform' or 'hard'.")
-        self.label_mode = self.config["label_mode"] = label_mode  # store the resolved mode
+        self.label_mode = label_mode
+        self.label_scale = check_positive("label_scale", label_scale)
         self.negatives = negatives
         self.predict_mode = _check_mode(predict_mode)
         self.thetas = [check_positive("theta", theta) if theta is not None else float(w)
@@ -176,7 +181,7 @@ class FFNet(MLPModel):
         Inputs to each layer are detached (``detach=True``), so a loss on layer
         l can only change layer l.
         """
-        a = overlay_label(x, label, self.num_classes, self.label_mode)
+        a = overlay_label(x, label, self.num_classes, self.label_mode, self.label_scale)
         hs = []
         for layer in self.layers:
             a = layer(a.detach() if detach else a)
@@ -202,8 +207,8 @@ class FFNet(MLPModel):
         head_logits = self.head(features)
         probs = head_logits.detach().softmax(1) if self.negatives == "hard" else None
         y_neg = wrong_labels(y, self.num_classes, generator, probs)
-        pos = overlay_label(x, y, self.num_classes, self.label_mode)
-        neg = overlay_label(x, y_neg, self.num_classes, self.label_mode)
+        pos = overlay_label(x, y, self.num_classes, self.label_mode, self.label_scale)
+        neg = overlay_label(x, y_neg, self.num_classes, self.label_mode, self.label_scale)
         for layer, theta in zip(self.layers, self.thetas):
             pos, neg = layer(pos.detach()), layer(neg.detach())
             yield ff_loss(goodness(pos), goodness(neg), theta)
@@ -236,6 +241,14 @@ class FFNet(MLPModel):
         """Each layer's own goodness argmax over the C labels."""
         g = self.goodness_scores(x)
         return [g[:, i].argmax(1) for i in range(self.num_layers)]
+
+    @torch.no_grad()
+    def predict_and_layers(self, x: torch.Tensor):
+        """Goodness-mode prediction and per-layer predictions from the same C passes."""
+        if self.predict_mode == "softmax":
+            return self.predict(x), self.layer_predictions(x)
+        g = self.goodness_scores(x)
+        return g[:, self._first_scored:].sum(1).argmax(1), [g[:, i].argmax(1) for i in range(self.num_layers)]
 
 
 def _check_mode(mode: str) -> str:

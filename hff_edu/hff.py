@@ -188,14 +188,25 @@ class HFFNet(MLPModel):
         return self.activities(self.flat_input(x))[1]
 
     @torch.no_grad()
-    def predict(self, x: torch.Tensor, rule: str | None = None) -> torch.Tensor:
-        """``last``: argmax of the last layer's S; ``sum``: argmax of sum_l softmax(S_l / tau)."""
+    def predict(self, x: torch.Tensor, rule: str | None = None, skip_first: bool | None = None) -> torch.Tensor:
+        """``last``: argmax of the last layer's S; ``sum``: argmax of sum_l softmax(S_l / tau),
+        leaving layer 1 out when ``skip_first`` (default: the model's ``sum_skip_first``)."""
+        return self._combine(self.layer_scores(x), rule, skip_first)
+
+    def _combine(self, scores: list[torch.Tensor], rule: str | None = None,
+                 skip_first: bool | None = None) -> torch.Tensor:
         rule = _check_rule(rule or self.rule)
-        scores = self.layer_scores(x)
         if rule == "last":
             return scores[-1].argmax(1)
-        start = 1 if self.sum_skip_first and len(scores) > 1 else 0
+        skip = self.sum_skip_first if skip_first is None else skip_first
+        start = 1 if skip and len(scores) > 1 else 0
         return sum((s / self.tau).softmax(1) for s in scores[start:]).argmax(1)
+
+    @torch.no_grad()
+    def predict_and_layers(self, x: torch.Tensor):
+        """Prediction and per-layer predictions from the same single pass."""
+        scores = self.layer_scores(x)
+        return self._combine(scores), [s.argmax(1) for s in scores]
 
     @torch.no_grad()
     def layer_predictions(self, x: torch.Tensor) -> list[torch.Tensor]:

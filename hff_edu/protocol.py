@@ -77,6 +77,10 @@ class LocalModel(nn.Module):
     def layer_predictions(self, x: torch.Tensor) -> list[torch.Tensor]:
         raise NotImplementedError
 
+    def predict_and_layers(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(predict(x), layer_predictions(x))``; models whose two share work override it."""
+        return self.predict(x), self.layer_predictions(x)
+
     @property
     def loss_names(self) -> list[str]:
         raise NotImplementedError

@@ -89,16 +89,18 @@ class History:
 
 
 @torch.no_grad()
-def evaluate(model: LocalModel, split: Split, batch_size: int = 1000, **predict_kwargs) -> dict:
-    """Accuracy of ``predict`` and of every layer's own prediction on ``split``."""
+def evaluate(model: LocalModel, split: Split, batch_size: int = 1000) -> dict:
+    """Accuracy of ``predict`` (the model's default mode/rule) and of every layer's own
+    prediction on ``split``."""
     was_training = model.training
     model.eval()
     correct, layer_correct, n = 0, None, len(split)
     for i in range(0, n, batch_size):
         x = split.x[i:i + batch_size].to(model.device)
         y = split.y[i:i + batch_size].to(model.device)
-        correct += int((model.predict(x, **predict_kwargs) == y).sum())
-        per_layer = [int((p == y).sum()) for p in model.layer_predictions(x)]
+        pred, layers = model.predict_and_layers(x)
+        correct += int((pred == y).sum())
+        per_layer = [int((p == y).sum()) for p in layers]
         layer_correct = per_layer if layer_correct is None else [a + b for a, b in zip(layer_correct, per_layer)]
     model.train(was_training)
     return dict(acc=correct / n, layer_acc=[c / n for c in layer_correct])

@@ -59,9 +59,10 @@ def test_label_mode_chosen_from_data():
     border = torch.cat([torch.zeros(100, 10), torch.randn(100, 50)], 1)
     assert ff.choose_label_mode(border, 10) == "overwrite"
     assert ff.choose_label_mode(torch.randn(100, 60), 10) == "append"
-    # small inputs keep every pixel by default
+    # by default no pixel is lost, whatever the input size
     assert ff.FFNet(64, [8], 10).label_mode == "append"
-    assert ff.FFNet(784, [8], 10).label_mode == "overwrite"
+    assert ff.FFNet(784, [8], 10).label_mode == "append"
+    assert ff.FFNet(784, [8], 10, label_mode="overwrite").layers[0].linear.in_features == 784
 
 
 def count_first_layer_calls(model, fn):
@@ -216,3 +217,26 @@ def test_alignment_uniformity_margin():
     y = torch.randint(0, 3, (200,))
     assert geometry.class_alignment(z, y) > 0
     assert math.isfinite(geometry.uniformity(z))
+
+
+@pytest.mark.parametrize("make,passes", [
+    (lambda: ff.FFNet(12, [8, 8, 8], 4), 4),                            # C goodness passes serve both
+    (lambda: hff.HFFNet(12, [8, 8, 8], 4, rule="sum"), 1),               # one pass serves both
+    (lambda: ff.FFNet(12, [8, 8], 4, predict_mode="softmax"), 1 + 4)])  # softmax pass + C for the layers
+def test_predict_and_layers_shares_passes(make, passes):
+    model = make()
+    x = torch.randn(16, 12)
+    pred, layers = model.predict_and_layers(x)
+    torch.testing.assert_close(pred, model.predict(x))
+    for a, b in zip(layers, model.layer_predictions(x)):
+        torch.testing.assert_close(a, b)
+    assert count_first_layer_calls(model, lambda: model.predict_and_layers(x)) == passes
+
+
+def test_hff_skip_first_per_call():
+    model = hff.HFFNet(12, [8, 8, 8], 4, rule="sum")
+    x = torch.randn(6, 12)
+    S = model.layer_scores(x)
+    skip = sum((s / model.tau).softmax(1) for s in S[1:]).argmax(1)
+    torch.testing.assert_close(model.predict(x, skip_first=True), skip)
+    assert model.sum_skip_first is False
