@@ -73,16 +73,24 @@ class Prototypes(nn.Module):
 
 
 class HFFLayer(nn.Module):
-    """``z = sphere(ReLU(W u + b))`` with its own prototypes; ``forward`` returns ``(z, S)``."""
+    """``z = sphere(ReLU(W u + b))`` with its own prototypes; ``forward`` returns ``(z, S)``.
+
+    ``relu=False`` drops the ReLU: a ReLU layer's embedding lives in the positive
+    orthant only, which wastes most of a very low-dimensional sphere (e.g. a 3-d
+    head drawn on S^2, taught in 04_hypersphere_views).
+    """
 
     def __init__(self, in_features: int, out_features: int, num_classes: int, per_class: int = 1,
-                 init: str = "etf", learnable: bool = True, seed: int = 0, tau_p: float = 0.1):
+                 init: str = "etf", learnable: bool = True, seed: int = 0, tau_p: float = 0.1,
+                 relu: bool = True):
         super().__init__()
         self.linear = nn.Linear(in_features, out_features)
+        self.relu = relu
         self.prototypes = Prototypes(num_classes, per_class, out_features, init, learnable, seed, tau_p)
 
     def forward(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = sphere(F.relu(self.linear(u)))
+        h = self.linear(u)
+        z = sphere(F.relu(h) if self.relu else h)
         return z, self.prototypes.scores(z)
 
 
@@ -116,6 +124,8 @@ class HFFNet(MLPModel):
             per-layer softmaxes) [ours: the paper's rule is not public].
         sum_skip_first: with ``rule="sum"``, leave the first layer out (as FF does).
         tau_p: LogSumExp temperature over the K prototypes of a class.
+        last_relu: ``False`` drops the ReLU of the last layer, so its embedding can use
+            the whole sphere (for a 3-d head drawn on S^2) [ours].
         seed: initialisation seed.
     """
 
@@ -124,11 +134,11 @@ class HFFNet(MLPModel):
     def __init__(self, in_features: int, widths, num_classes: int, tau: float | None = None,
                  protos_per_class: int = 1, margin: float = 0.0, init: str = "etf",
                  learnable: bool = True, rule: str = "last", sum_skip_first: bool = False,
-                 tau_p: float = 0.1, seed: int = 0):
+                 tau_p: float = 0.1, last_relu: bool = True, seed: int = 0):
         super().__init__(in_features, widths, num_classes, config=dict(
             tau=tau, protos_per_class=protos_per_class, margin=margin,
             init=init, learnable=learnable, rule=rule, sum_skip_first=sum_skip_first,
-            tau_p=tau_p, seed=seed))
+            tau_p=tau_p, last_relu=last_relu, seed=seed))
         self.tau = check_positive("tau", tau if tau is not None else default_tau(num_classes),
                                   "It is the temperature of the softmax over prototype scores; try 0.1.")
         if int(protos_per_class) != protos_per_class or protos_per_class < 1:
@@ -141,8 +151,10 @@ class HFFNet(MLPModel):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             sizes = [in_features] + self.widths
+            last = len(self.widths) - 1
             self.layers = nn.ModuleList(
-                HFFLayer(a, b, num_classes, int(protos_per_class), init, learnable, seed + i, tau_p)
+                HFFLayer(a, b, num_classes, int(protos_per_class), init, learnable, seed + i, tau_p,
+                         relu=last_relu or i < last)
                 for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])))
 
     @property

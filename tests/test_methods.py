@@ -240,3 +240,13 @@ def test_hff_skip_first_per_call():
     skip = sum((s / model.tau).softmax(1) for s in S[1:]).argmax(1)
     torch.testing.assert_close(model.predict(x, skip_first=True), skip)
     assert model.sum_skip_first is False
+
+
+def test_hff_last_relu_off_uses_whole_sphere():
+    x = torch.randn(200, 12)
+    on = hff.HFFNet(12, [16, 3], 4)
+    off = hff.HFFNet(12, [16, 3], 4, last_relu=False)
+    z_on, z_off = on.embeddings(x)[-1], off.embeddings(x)[-1]
+    assert (z_on >= 0).all()  # a ReLU head never leaves the positive octant
+    assert (z_off < 0).any(dim=0).all()
+    assert (off.embeddings(x)[0] >= 0).all()  # hidden layers keep their ReLU
