@@ -56,37 +56,46 @@ def plot_label_overlay(inputs: dict, image_shape, num_classes: int, mode: str,
     h, w = image_shape[-2:]
     names = list(inputs)
     n = len(names)
-    fig = plt.figure(figsize=(2.3 * n, 3.2 if mode == "append" or zoom else 2.6))
-    grid = fig.add_gridspec(2, n, height_ratios=[5, 1] if (mode == "append" or zoom) else [5, 0.01])
-    for i, name in enumerate(names):
-        flat = _np(inputs[name]).reshape(-1)
-        expected = h * w + (num_classes if mode == "append" else 0)
+    flats = [_np(inputs[k]).reshape(-1) for k in names]
+    expected = h * w + (num_classes if mode == "append" else 0)
+    for name, flat in zip(names, flats):
         if flat.size != expected:
             raise ValueError(f"{name!r} has {flat.size} features; a {h}x{w} image with mode={mode!r} "
                              f"needs {expected}.")
+    # One grey scale for every panel, so the label pixels compare across panels.
+    vmin, vmax = min(f.min() for f in flats), max(f.max() for f in flats)
+    strip = mode == "append" or bool(zoom)
+    fig = plt.figure(figsize=(2.4 * n, 3.3 if strip else 2.6))
+    grid = fig.add_gridspec(2, n, height_ratios=[5, 1] if strip else [5, 0.01])
+    for i, (name, flat) in enumerate(zip(names, flats)):
         img, code = _as_picture(flat, image_shape, num_classes, mode)
         ax = fig.add_subplot(grid[0, i])
-        ax.imshow(img, cmap="gray_r")
+        ax.imshow(img, cmap="gray_r", vmin=vmin, vmax=vmax)
         ax.set_xticks([]), ax.set_yticks([])
         ax.set_title(name, fontsize=9)
         if mode == "overwrite":
-            rows, cols = divmod(num_classes, w)
-            ax.add_patch(Rectangle((-0.5, -0.5), min(num_classes, w), max(rows, 1) if cols == 0 else rows + 1,
-                                   fill=False, edgecolor="tab:red", lw=1.2))
+            full_rows, rest = divmod(num_classes, w)  # the label pixels: full rows, then part of one
+            if full_rows:
+                ax.add_patch(Rectangle((-0.5, -0.5), w, full_rows, fill=False, edgecolor="tab:red", lw=1.5))
+            if rest:
+                ax.add_patch(Rectangle((-0.5, full_rows - 0.5), rest, 1, fill=False, edgecolor="tab:red", lw=1.5))
             if zoom:
                 zax = fig.add_subplot(grid[1, i])
-                zax.imshow(flat[:zoom][None], cmap="gray_r", aspect="auto")
+                zax.imshow(flat[:zoom][None], cmap="gray_r", vmin=vmin, vmax=vmax, aspect="auto")
+                zax.add_patch(Rectangle((-0.5, -0.5), min(num_classes, zoom), 1, fill=False,
+                                        edgecolor="tab:red", lw=1.5))
                 zax.set_yticks([])
-                zax.set_xticks(range(min(zoom, num_classes)))
-                zax.set_xticklabels(range(min(zoom, num_classes)), fontsize=6)
-                zax.set_xlabel(f"first {zoom} pixels (label code: first {num_classes})", fontsize=7)
+                step = max(1, zoom // 10)
+                zax.set_xticks(range(0, zoom, step))
+                zax.tick_params(labelsize=6)
+                zax.set_xlabel(f"first {zoom} pixels; label code in red", fontsize=7)
         else:
             cax = fig.add_subplot(grid[1, i])
             cax.imshow(code[None], cmap="Reds", vmin=0, vmax=1, aspect="auto")
             cax.set_yticks([])
             cax.set_xticks(range(num_classes))
             labels = class_names if class_names is not None and len(class_names) <= 10 else range(num_classes)
-            cax.set_xticklabels([str(c)[:4] for c in labels], fontsize=6, rotation=90)
+            cax.set_xticklabels([str(c)[:5] for c in labels], fontsize=6, rotation=90)
             cax.set_xlabel("appended label code", fontsize=7)
     fig.tight_layout()
     return fig
@@ -229,7 +238,8 @@ def plot_layer_accuracy(layer_acc: dict, mode_acc: dict | None = None, chance: f
         ax.text(b.get_x() + b.get_width() / 2, v + 0.01, f"{100 * v:.1f}%", ha="center", fontsize=8)
     if chance is not None:
         ax.axhline(chance, ls=":", color="black")
-        ax.text(len(names) - 0.5, chance + 0.01, "chance", ha="right", fontsize=7)
+        ax.annotate("chance", (1.0, chance), xycoords=("axes fraction", "data"), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize=7)
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
