@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 
 def _check_histories(histories: dict) -> None:
@@ -83,6 +83,8 @@ def plot_loss_curves(histories: dict) -> Figure:
                     label=lname)
         if np.all(losses > 0) and losses.max() / losses.min() > 20:
             ax.set_yscale("log")  # FF's goodness losses span decades; the others do not
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
