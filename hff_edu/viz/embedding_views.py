@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from ..geometry import class_alignment, min_pairwise_angle, uniformity
 from .sphere import _np, class_colors, plot_cosine_heatmap, plot_sphere
@@ -95,7 +96,8 @@ def _cosine_knn(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return i.numpy(), d.numpy().astype(np.float32)
 
 
-def umap_sphere(z, n_neighbors: int = 15, n_epochs: int | None = None, seed: int = 0) -> np.ndarray:
+def umap_sphere(z, n_neighbors: int = 15, n_epochs: int | None = None, seed: int = 0,
+                min_dist: float = 0.05, spread: float = 0.5, negative_sample_rate: int = 2) -> np.ndarray:
     """UMAP of ``z`` (N, d) onto S^2: ``metric="cosine"`` in, ``output_metric="haversine"`` out.
 
     UMAP keeps each point's nearest neighbours (under the cosine distance, the
@@ -103,6 +105,11 @@ def umap_sphere(z, n_neighbors: int = 15, n_epochs: int | None = None, seed: int
     two angles ``(theta, phi)`` per point, turned into (x, y, z) by
     :func:`spherical_to_cartesian`. Distances between far-apart clusters mean
     little in a UMAP picture; neighbourhoods do.
+
+    Layout settings [ours]: ``spread=0.5``, ``min_dist=0.05`` (umap's defaults
+    1.0 and 0.1 are in radians here, and on a sphere of radius 1 they smear
+    the clusters over the whole surface) and ``negative_sample_rate=2``
+    (less repulsion, and faster).
 
     Speed [ours]: the exact cosine neighbours are computed here with one matrix
     product (what umap does itself for small data) and handed over as
@@ -126,7 +133,8 @@ def umap_sphere(z, n_neighbors: int = 15, n_epochs: int | None = None, seed: int
             fn.enable_caching()  # compile once into NUMBA_CACHE_DIR, not in every new kernel
     knn_i, knn_d = _cosine_knn(z, k)
     reducer = umap.UMAP(n_neighbors=k, metric="cosine", output_metric="haversine",
-                        n_epochs=n_epochs, random_state=seed, precomputed_knn=(knn_i, knn_d, None))
+                        n_epochs=n_epochs, random_state=seed, min_dist=min_dist, spread=spread,
+                        negative_sample_rate=negative_sample_rate, precomputed_knn=(knn_i, knn_d, None))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "n_jobs overridden by random_state", numba chatter
         angles = reducer.fit_transform(z.astype(np.float32))
@@ -165,26 +173,39 @@ def _class_legend(fig: Figure, class_names, n: int) -> None:
     fig.legend(handles=handles, loc="lower center", ncol=min(n, 5), fontsize=8, frameon=False)
 
 
+def draw_octant(ax, color: str = "black") -> None:
+    """The boundary of the positive octant ``x, y, z >= 0`` of S^2: three quarter circles."""
+    t = np.linspace(0, np.pi / 2, 50)
+    c, s = np.cos(t), np.sin(t)
+    o = np.zeros_like(t)
+    for x, y, z in ((c, s, o), (o, c, s), (s, o, c)):
+        ax.plot(x, y, z, color=color, linewidth=1.2, linestyle="--", alpha=0.7)
+
+
 def plot_sphere_grid(views: list[dict], class_names=None, ncols: int = 4, title: str = "",
                      elev: float = 20, azim: float = 35, point_size: float = 5) -> Figure:
     """A grid of spheres, one per ``views`` entry, with one shared class legend.
 
     Each view is a dict with ``points`` (N, 3), ``labels`` (N,), optional
     ``prototypes`` ((C, 3) or (C, K, 3), drawn as stars with a line from the
-    centre) and ``title``. Used for snapshots over epochs and for per-layer
-    UMAP/PCA views.
+    centre), ``title``, and ``octant=True`` to outline the positive octant
+    (where ReLU embeddings must stay). Used for snapshots over epochs and for
+    per-layer UMAP/PCA views.
     """
     if not views:
         raise ValueError("No views to draw: pass at least one dict with 'points' and 'labels'.")
     ncols = max(1, min(ncols, len(views)))
     nrows = math.ceil(len(views) / ncols)
-    fig = plt.figure(figsize=(3.4 * ncols, 3.4 * nrows + 0.6))
+    fig = plt.figure(figsize=(3.2 * ncols, 3.2 * nrows + 0.7))
     n_classes = 0
     for i, v in enumerate(views):
         ax = fig.add_subplot(nrows, ncols, i + 1, projection="3d")
         plot_sphere(v.get("points"), v.get("labels"), v.get("prototypes"), class_names,
                     v.get("title", ""), elev=elev, azim=azim, ax=ax, point_size=point_size)
+        ax.set_box_aspect((1, 1, 1), zoom=1.3)  # 3-d axes leave a wide empty margin otherwise
         ax.title.set_fontsize(9)
+        if v.get("octant"):
+            draw_octant(ax)
         if ax.get_legend() is not None:
             ax.get_legend().remove()  # one legend for the whole figure
         if v.get("labels") is not None:
@@ -195,8 +216,9 @@ def plot_sphere_grid(views: list[dict], class_names=None, ncols: int = 4, title:
         _class_legend(fig, class_names, n_classes)
     if title:
         fig.suptitle(title)
-    fig.subplots_adjust(left=0, right=1, top=0.9 if title else 0.95, bottom=0.12 / nrows + 0.04,
-                        wspace=0.02, hspace=0.08)
+    legend_h = 0.55 / fig.get_figheight()  # the class legend's share of the figure
+    top = 1 - (0.55 if title else 0.15) / fig.get_figheight()
+    fig.subplots_adjust(left=0, right=1, top=top, bottom=legend_h, wspace=0.0, hspace=0.1)
     return fig
 
 
@@ -207,31 +229,29 @@ def _snapshot(snapshots: list[dict], epoch: int) -> dict:
     raise ValueError(f"No snapshot at epoch {epoch}: snapshots exist for epochs {[s['epoch'] for s in snapshots]}.")
 
 
-def _s2_view(snap: dict, layer: int, y, title: str) -> dict:
+def _s2_view(snap: dict, layer: int, y, title: str, octant: bool = False) -> dict:
     z = snap["embeddings"][layer]
     if z.shape[1] != 3:
         raise ValueError(f"Layer {layer} has d={z.shape[1]}: only a 3-d layer lives on S^2. "
                          "Use sphere_view(z) (UMAP or PCA) for wider layers.")
     protos = snap["prototypes"][layer] if snap.get("prototypes") is not None else None
-    return dict(points=z, labels=y, prototypes=protos, title=title)
+    return dict(points=z, labels=y, prototypes=protos, title=title, octant=octant)
 
 
 def plot_snapshot(snapshots: list[dict], y, epoch: int, layer: int = -1, class_names=None,
-                  elev: float = 20, azim: float = 35) -> Figure:
+                  elev: float = 20, azim: float = 35, octant: bool = False, title: str = "") -> Figure:
     """One S^2 layer (samples and prototypes) at one epoch of ``EmbeddingSnapshots.snapshots``.
 
-    Epoch 0 is the untrained network. What the epoch slider of
-    04_hypersphere_views scrubs through.
+    Epoch 0 is the untrained network; ``octant=True`` outlines the positive
+    octant. What the epoch slider of 04_hypersphere_views scrubs through.
     """
     snap = _snapshot(snapshots, epoch)
-    fig = plot_sphere_grid([_s2_view(snap, layer, y, f"epoch {epoch}")], class_names, ncols=1,
-                           elev=elev, azim=azim)
-    fig.set_size_inches(5, 5.4)
-    return fig
+    view = _s2_view(snap, layer, y, title or f"epoch {epoch}", octant)
+    return plot_sphere_grid([view], class_names, ncols=1, elev=elev, azim=azim, point_size=8)
 
 
 def plot_snapshot_grid(snapshots: list[dict], y, epochs=None, layer: int = -1, class_names=None,
-                       title: str = "", elev: float = 20, azim: float = 35) -> Figure:
+                       title: str = "", elev: float = 20, azim: float = 35, octant: bool = False) -> Figure:
     """The same S^2 layer at several epochs side by side (default: 4 epochs from 0 to the last)."""
     available = [s["epoch"] for s in snapshots]
     if not available:
@@ -239,7 +259,7 @@ def plot_snapshot_grid(snapshots: list[dict], y, epochs=None, layer: int = -1, c
     if epochs is None:
         idx = np.unique(np.linspace(0, len(available) - 1, min(4, len(available))).round().astype(int))
         epochs = [available[i] for i in idx]
-    views = [_s2_view(_snapshot(snapshots, e), layer, y, f"epoch {e}") for e in epochs]
+    views = [_s2_view(_snapshot(snapshots, e), layer, y, f"epoch {e}", octant) for e in epochs]
     return plot_sphere_grid(views, class_names, ncols=len(views), title=title, elev=elev, azim=azim)
 
 
@@ -260,10 +280,9 @@ def plot_prototype_heatmaps(prototypes: list, class_names=None, layer_names=None
     for i, (p, ax) in enumerate(zip(prototypes, axes[0])):
         p = torch.as_tensor(_np(p), dtype=torch.float32)
         flat = p.reshape(-1, p.shape[-1])
-        name = layer_names[i] if layer_names is not None else f"layer {i + 1}"
+        name = layer_names[i] if layer_names is not None else f"layer {i + 1} (d={flat.shape[1]})"
         names = list(class_names) if class_names is not None and len(class_names) == len(flat) else None
-        plot_cosine_heatmap(flat, names, title=f"{name}: d={flat.shape[1]}, "
-                            f"min angle {min_pairwise_angle(flat):.0f}°", ax=ax)
+        plot_cosine_heatmap(flat, names, title=f"{name}: smallest angle {min_pairwise_angle(flat):.0f}°", ax=ax)
         ax.title.set_fontsize(9)
     if title:
         fig.suptitle(title)
@@ -318,7 +337,7 @@ def spread(z) -> float:
     return float(2.0 * n / (n - 1) * (1.0 - np.sum(z.mean(axis=0) ** 2)))
 
 
-def alignment_uniformity(snapshots: list[dict], y, max_pairs: int = 20000) -> dict:
+def alignment_uniformity(snapshots: list[dict], y, max_pairs: int = 10000) -> dict:
     """Per layer and per snapshot: alignment, uniformity, spread and alignment ratio.
 
     Returns a dict with ``epochs`` (E,) and, each as a list over layers of
@@ -373,6 +392,7 @@ def plot_alignment_uniformity_curves(stats: dict, title: str = "") -> Figure:
             ax.plot(st["epochs"], st[key][l], style, marker="o", markersize=3, color=color, label=label)
     for ax, (_, ylabel) in zip(axes, keys):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(ylabel, fontsize=9)
         ax.grid(alpha=0.3)
     axes[2].legend(fontsize=7, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
