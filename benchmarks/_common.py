@@ -54,6 +54,7 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data and initialisation")
     p.add_argument("--out-dir", default=str(RESULTS), help="where the JSON, CSV and PNG go")
     p.add_argument("--no-plot", action="store_true", help="skip the figure")
+    p.add_argument("--tag", default="", help="appended to the output file names (keeps other runs' results)")
     return p
 
 
@@ -67,7 +68,8 @@ def setup(args) -> torch.device:
 
 
 def out_name(name: str, args) -> str:
-    return f"{name}_quick" if args.quick else name
+    name = f"{name}_quick" if args.quick else name
+    return f"{name}_{args.tag}" if getattr(args, "tag", "") else name
 
 
 def metadata(args, device, config: dict, command: str) -> dict:

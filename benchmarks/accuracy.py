@@ -17,7 +17,7 @@ import time
 
 from _common import (header, int_list, metadata, parse_widths, parser, save_figure, setup, widths_label,
                      write_results)
-from hff_edu import data
+from hff_edu import data, timing
 from hff_edu.models import build
 from hff_edu.train import accuracy, fit
 
@@ -85,8 +85,9 @@ def main(argv=None):
           f"{widths_label(a.widths)}, {a.epochs} epochs, batch {a.batch_size}, Adam (lr: {lr_text}), linear "
           f"lr cool-down over the second half; mean ± std over seeds {a.seeds}; wall time per run = build + "
           f"train (incl. fit's per-epoch evaluation) + final scoring; {meta['device']}, {meta['threads']} "
-          f"threads ({meta['cpu']}), torch {meta['torch']}. Command: `{meta['command'].strip()}` "
-          f"({total / 60:.1f} min in all).",
+          f"threads ({meta['cpu']}), torch {meta['torch']}, load average (1/5/15 min) at start "
+          f"{meta.get('load_avg_1_5_15min')}, at end {timing.machine_info().get('load_avg_1_5_15min')}. "
+          f"Command: `{meta['command'].strip()}` ({total / 60:.1f} min in all).",
           "",
           "| method (prediction) | test accuracy | wall time per run (s) | training s/epoch |",
           "|---|---|---|---|"]
@@ -95,7 +96,8 @@ def main(argv=None):
                   f"{r['sec_per_epoch']:.1f} |")
     table = "\n".join(md)
     print("\n" + table)
-    name = f"accuracy_{ds.name}" + ("_quick" if a.quick and ds.name != "digits" else "")
+    name = f"accuracy_{ds.name}" + ("_quick" if a.quick and ds.name != "digits" else "") \
+        + (f"_{a.tag}" if a.tag else "")
     path = write_results(name, a, meta, rows, extra=dict(runs=runs, markdown=table, total_s=total))
     (path.parent / f"{name}.md").write_text(table + "\n")
     if not a.no_plot:

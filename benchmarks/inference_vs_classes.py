@@ -23,24 +23,18 @@ from hff_edu import timing
 TARGET = 0.9  # FF/HFF >= TARGET x C at C = 10 and C = 100, batch 256
 
 
-def profiles(widths, in_features, device, batch, classes, seed):
-    """torch.profiler views of FF goodness and HFF (last) at the given C and batch."""
-    out = {}
+def profiles(widths, in_features, device, batch, classes, seed, rounds):
+    """torch.profiler views of FF goodness and HFF (last) at the given C and batch, in turns."""
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, in_features, generator=gen).to(device)
+    fns = {}
     for c in classes:
         ffm = timing.make_model("ff", in_features, widths, c, seed).to(device).eval()
         hffm = timing.make_model("hff", in_features, widths, c, seed).to(device).eval()
-        with torch.inference_mode():
-            out[f"ff goodness C={c} b={batch}"] = timing.profile_ops(
-                lambda: ffm.predict(x, mode="goodness"), calls=2, device=device)
-            out[f"hff last C={c} b={batch}"] = timing.profile_ops(
-                lambda: hffm.predict(x, rule="last"), calls=10, device=device)
-    return out
-
-
-def matmul_ms(prof) -> float:
-    return sum(op["ms"] for op in prof["ops"] if op["name"] in ("aten::addmm", "aten::mm", "aten::matmul"))
+        fns[f"ff goodness C={c} b={batch}"] = (lambda m: lambda: m.predict(x, mode="goodness"))(ffm)
+        fns[f"hff last C={c} b={batch}"] = (lambda m: lambda: m.predict(x, rule="last"))(hffm)
+    with torch.inference_mode():
+        return timing.profile_interleaved(fns, rounds=rounds, calls=1, device=device)
 
 
 def main(argv=None):
@@ -51,20 +45,25 @@ def main(argv=None):
     p.add_argument("--in-features", type=int, default=784)
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--min-block-s", type=float, default=0.5,
+                   help="shortest timed block: faster calls are repeated inside it, so that a fast variant's "
+                        "time is averaged over a window of load comparable to a slow one's")
     p.add_argument("--no-profile", action="store_true", help="skip the torch.profiler pass")
+    p.add_argument("--profile-rounds", type=int, default=5, help="profiling rounds, taken in turns (medians)")
     a = p.parse_args(argv)
     if a.quick:
-        a.classes, a.batch_sizes, a.widths, a.repeats, a.warmup = [2, 10, 50], [1, 64], [256, 256], 3, 1
+        a.classes, a.batch_sizes, a.widths, a.repeats, a.warmup, a.min_block_s = [2, 10, 50], [1, 64], [256, 256], 3, 1, 0.05
+        a.profile_rounds = 3
     device = setup(a)
     config = dict(classes=a.classes, batch_sizes=a.batch_sizes, widths=a.widths, in_features=a.in_features,
-                  repeats=a.repeats, warmup=a.warmup, variants=list(timing.INFERENCE_VARIANTS),
+                  repeats=a.repeats, warmup=a.warmup, min_block_s=a.min_block_s, variants=list(timing.INFERENCE_VARIANTS),
                   timing="torch.inference_mode, eval mode, interleaved variants, median of repeats")
     meta = metadata(a, device, config, "python benchmarks/inference_vs_classes.py " + " ".join(argv or sys.argv[1:]))
     print(header(f"inference vs number of classes, widths {widths_label(a.widths)}, "
                  f"{a.in_features} inputs", meta), flush=True)
     rows = timing.inference_vs_classes(a.classes, a.batch_sizes, a.in_features, a.widths,
                                        repeats=a.repeats, warmup=a.warmup, device=device, seed=a.seed,
-                                       progress=True)
+                                       progress=True, min_block_s=a.min_block_s)
     ratios = timing.speedups(rows)
     variants = list(timing.INFERENCE_VARIANTS)
     sps = {(r["num_classes"], r["batch_size"], r["variant"]): r["samples_per_s"] for r in rows}
@@ -75,34 +74,43 @@ def main(argv=None):
         for c in a.classes:
             ratio = next(s for s in ratios if s["num_classes"] == c and s["batch_size"] == b)
             body.append([c] + [f"{sps[(c, b, v)]:.4g}" for v in variants]
-                        + [passes[(c, "ff goodness")], f"{ratio['ratio']:.2f}", f"{ratio['ratio_over_C']:.2f}"])
-        text.append(f"\nsamples per second, batch {b} (median of {a.repeats}):\n"
-                    + table(["C"] + variants + ["FF passes", "FF/HFF", "ratio/C"], body))
+                        + [passes[(c, "ff goodness")], f"{ratio['ratio']:.2f}", f"{ratio['ratio_over_C']:.2f}",
+                           f"{ratio.get('flop_ratio', float('nan')):.2f}"])
+        text.append(f"\nsamples per second, batch {b} (median of {a.repeats}; FF/HFF = time(ff goodness) / "
+                    f"time(hff last); FLOP ratio = their matmul arithmetic per sample):\n"
+                    + table(["C"] + variants + ["FF passes", "FF/HFF", "ratio/C", "FLOP ratio"], body))
     checks = []
     big = max(a.batch_sizes)
     for c in (10, 100):
         r = next((s for s in ratios if s["num_classes"] == c and s["batch_size"] == big), None)
         if r is not None:
             ok = r["ratio"] >= TARGET * c
-            checks.append(dict(num_classes=c, batch_size=big, ratio=r["ratio"], target=TARGET * c, held=ok))
+            checks.append(dict(num_classes=c, batch_size=big, ratio=r["ratio"], target=TARGET * c, held=ok,
+                               flop_ratio=r.get("flop_ratio")))
             text.append(f"target FF/HFF >= {TARGET} x C at C={c}, batch {big}: measured {r['ratio']:.2f} "
-                        f"(= {r['ratio_over_C']:.2f} x C) -> {'HELD' if ok else 'MISSED'}")
+                        f"(= {r['ratio_over_C']:.2f} x C; FLOP ratio {r.get('flop_ratio', float('nan')):.2f}) "
+                        f"-> {'HELD' if ok else 'MISSED'}")
     prof_text, prof_summary = "", {}
     if not a.no_profile:
         pc = [c for c in (10, 100) if c in a.classes] or a.classes[-1:]
-        profs = profiles(a.widths, a.in_features, device, big, pc, a.seed)
-        profs.update(profiles(a.widths, a.in_features, device, 1, pc[:1], a.seed))
+        profs = profiles(a.widths, a.in_features, device, big, pc, a.seed, a.profile_rounds)
+        profs.update(profiles(a.widths, a.in_features, device, 1, pc[:1], a.seed, a.profile_rounds))
         blocks = [timing.format_profile(k, v) for k, v in profs.items()]
         prof_text = "\n\n".join(blocks)
-        lines = ["\nprofile (op self time per predict call, torch.profiler):"]
+        lines = ["\nprofile (op self time per predict call, torch.profiler, median of "
+                 f"{a.profile_rounds} interleaved rounds):"]
         for c in pc:
             f, h = profs[f"ff goodness C={c} b={big}"], profs[f"hff last C={c} b={big}"]
-            lines.append(f"  C={c:<3} batch {big}: FF {f['total_ms']:.2f} ms ({matmul_ms(f):.2f} in matmuls), "
-                         f"HFF {h['total_ms']:.2f} ms ({matmul_ms(h):.2f} in matmuls); "
+            lines.append(f"  C={c:<3} batch {big}: FF {f['total_ms']:.2f} ms ({f['matmul_ms']:.2f} in matmuls), "
+                         f"HFF {h['total_ms']:.2f} ms ({h['matmul_ms']:.2f} in matmuls); "
                          f"profile ratio {f['total_ms'] / h['total_ms']:.2f}, matmul-only ratio "
-                         f"{matmul_ms(f) / max(matmul_ms(h), 1e-9):.2f}")
-            prof_summary[c] = dict(ff_ms=f["total_ms"], hff_ms=h["total_ms"], ff_matmul_ms=matmul_ms(f),
-                                   hff_matmul_ms=matmul_ms(h), hff_ops=h["ops"], ff_ops=f["ops"])
+                         f"{f['matmul_ms'] / max(h['matmul_ms'], 1e-9):.2f}")
+            proto = sum(o["ms"] for o in h["ops"] if o["name"] == "aten::mm")
+            lines.append(f"         HFF's prototype scores (aten::mm) {proto:.2f} ms = "
+                         f"{100 * proto / h['total_ms']:.1f}% of HFF's time; FF's non-matmul ops "
+                         f"{100 * (1 - f['matmul_ms'] / f['total_ms']):.1f}% of FF's time")
+            prof_summary[c] = dict(ff_ms=f["total_ms"], hff_ms=h["total_ms"], ff_matmul_ms=f['matmul_ms'],
+                                   hff_matmul_ms=h['matmul_ms'], hff_ops=h["ops"], ff_ops=f["ops"])
         text.append("\n".join(lines))
     summary = "\n".join(text)
     print(summary)

@@ -10,8 +10,10 @@ Each method runs the trainer's own step (train.fit's loop: zero_grad,
 backward_local, Adam step, learning-rate cool-down, loss bookkeeping; not its
 per-epoch evaluation). The methods take turns in blocks of steps (interleaved)
 so machine load hits them alike; seconds per epoch = median seconds per step x
-steps per epoch (600 at batch 100). A torch.profiler pass then shows where
-HFF's and backprop's time goes. Writes results/training_cost.{json,csv,png}
+steps per epoch (600 at batch 100). FLOPs per step are counted exactly
+(torch.utils.flop_counter); the phases of a step (forward, forward+backward,
+optimiser) are timed interleaved; and a torch.profiler pass (HFF and backprop in
+turns, medians over rounds) shows which operators take the time. Writes results/training_cost.{json,csv,png}
 and training_profile.txt.
 """
 from __future__ import annotations
@@ -27,10 +29,6 @@ METHODS = ("ff", "hff", "local-ce", "bp")
 TARGET = 1.0  # HFF seconds per epoch <= TARGET x backprop's
 
 
-def matmul_ms(prof) -> float:
-    return sum(op["ms"] for op in prof["ops"] if op["name"] in ("aten::addmm", "aten::mm", "aten::matmul"))
-
-
 def main(argv=None):
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="fashion-mnist")
@@ -43,9 +41,15 @@ def main(argv=None):
     p.add_argument("--blocks", type=int, default=10, help="interleaving blocks")
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--no-profile", action="store_true")
+    p.add_argument("--profile-steps", type=int, default=4, help="training steps per profiling round")
+    p.add_argument("--phase-repeats", type=int, default=9, help="repeats of the per-phase timing")
+    p.add_argument("--phase-block-s", type=float, default=0.5, help="shortest timed block of the phase timing")
+    p.add_argument("--profile-rounds", type=int, default=7,
+                   help="profiling rounds, HFF and backprop in turns (medians over rounds)")
     a = p.parse_args(argv)
     if a.quick:
-        a.subset, a.widths, a.steps, a.blocks = a.subset or 2000, [[100, 100], [200, 200]], 12, 3
+        a.subset, a.widths, a.steps, a.blocks, a.profile_rounds = a.subset or 2000, [[100, 100], [200, 200]], 12, 3, 3
+        a.phase_repeats, a.phase_block_s = 3, 0.05
     device = setup(a)
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     ds = data.load(a.dataset, subset=a.subset, test_subset=100, seed=a.seed)
@@ -56,7 +60,7 @@ def main(argv=None):
                   timing="train.fit's step, methods interleaved in blocks; epoch_s = median s/step x steps/epoch")
     meta = metadata(a, device, config, "python benchmarks/training_cost.py " + " ".join(argv or sys.argv[1:]))
     print(header(f"training cost on {ds.describe()}", meta), flush=True)
-    rows, profs = [], {}
+    rows, profs, phases = [], {}, {}
     for widths in a.widths:
         models = {m: build(m, ds, widths, seed=a.seed) for m in methods}
         res = timing.time_training(models, ds.train, a.batch_size, a.lr, steps=steps, blocks=a.blocks,
@@ -64,20 +68,27 @@ def main(argv=None):
         ref = res.get("bp", {}).get("epoch_s")
         for m in methods:
             r = res[m]
+            flops = timing.training_flops(models[m], ds.train, a.batch_size, a.lr)
             rows.append(dict(method=m, widths=widths_label(widths), epoch_s=r["epoch_s"],
+                             gflop_per_step=flops["total"] / 1e9, flops_by_op=flops["by_op"],
                              epoch_s_sum=r["epoch_s_sum"], samples_per_s=r["samples_per_s"],
                              ratio_to_bp=r["epoch_s"] / ref if ref else None, steps_timed=r["steps_timed"],
                              steps_per_epoch=r["steps_per_epoch"], train_size=r["train_size"],
                              batch_size=a.batch_size, block_step_s=r["block_step_s"]))
         if not a.no_profile:
-            for m in [m for m in ("hff", "bp") if m in methods]:
-                profs[f"{m} {widths_label(widths)}"] = timing.profile_training(
-                    build(m, ds, widths, seed=a.seed), ds.train, a.batch_size, a.lr, steps=5, device=device)
+            for m, ph in timing.training_phases(models, ds.train, a.batch_size, a.lr, device=device,
+                                                repeats=a.phase_repeats, min_block_s=a.phase_block_s).items():
+                phases[f"{m} {widths_label(widths)}"] = ph
+            pm = {f"{m} {widths_label(widths)}": models[m] for m in ("hff", "bp") if m in methods}
+            profs.update(timing.profile_training(pm, ds.train, a.batch_size, a.lr, steps=a.profile_steps,
+                                                 rounds=a.profile_rounds, device=device))
     body = [[r["method"], r["widths"], f"{r['epoch_s']:.2f}", f"{r['epoch_s_sum']:.2f}",
-             f"{r['samples_per_s']:.0f}", f"{r['ratio_to_bp']:.2f}" if r["ratio_to_bp"] else "-"] for r in rows]
+             f"{r['samples_per_s']:.0f}", f"{r['ratio_to_bp']:.2f}" if r["ratio_to_bp"] else "-",
+             f"{r['gflop_per_step']:.3f}"] for r in rows]
     lines = [f"\nseconds per epoch ({len(ds.train)} samples, batch {a.batch_size}; "
              f"{steps or 'all'} steps timed per method, interleaved):",
-             table(["method", "widths", "s/epoch (median)", "s/epoch (sum)", "samples/s", "x backprop"], body)]
+             table(["method", "widths", "s/epoch (median)", "s/epoch (sum)", "samples/s", "x backprop",
+                    "GFLOP/step"], body)]
     checks = []
     for w in a.widths:
         h = next((r for r in rows if r["method"] == "hff" and r["widths"] == widths_label(w)), None)
@@ -86,16 +97,28 @@ def main(argv=None):
             checks.append(dict(widths=widths_label(w), hff_over_bp=h["ratio_to_bp"], target=TARGET, held=ok))
             lines.append(f"target HFF s/epoch <= {TARGET} x backprop, widths {widths_label(w)}: "
                          f"measured {h['ratio_to_bp']:.2f} -> {'HELD' if ok else 'MISSED'}")
+    if phases:
+        lines.append(f"\nphases of one training step, ms (median of {a.phase_repeats}, all timed interleaved; "
+                     "forward = the losses with their autograd graph):")
+        lines.append(table(["model", "forward", "forward+backward", "opt.step"],
+                           [[k, f"{v['forward_ms']:.2f}", f"{v['forward_backward_ms']:.2f}", f"{v['step_ms']:.2f}"]
+                            for k, v in phases.items()]))
     if profs:
-        lines.append("\nprofile of 5 training steps (op self time per step, torch.profiler):")
+        lines.append(f"\nprofile, ms per training step: median over {a.profile_rounds} rounds of {a.profile_steps} "
+                     "steps, HFF and backprop in turns (torch.profiler op self time; optimizer = Adam.step "
+                     "incl. its ops; other = non-matmul ops of forward/backward):")
+        body = []
         for k, v in profs.items():
-            top = ", ".join(f"{o['name'].replace('aten::', '')} {o['ms']:.1f}" for o in v["ops"][:5])
-            lines.append(f"  {k:<14} {v['total_ms']:7.2f} ms/step, matmuls {matmul_ms(v):7.2f} ms; top: {top}")
+            other = v["total_ms"] - v["matmul_ms"] - v["optimizer_ms"]
+            top = ", ".join(f"{o['name'].replace('aten::', '')} {o['ms']:.1f}" for o in v["ops"][:4])
+            body.append([k, f"{v['total_ms']:.1f}", f"{v['matmul_ms']:.1f}", f"{v['optimizer_ms']:.1f}",
+                         f"{other:.1f}", top])
+        lines.append(table(["model", "total", "matmuls", "optimizer", "other", "top ops (ms)"], body))
     summary = "\n".join(lines)
     print(summary)
     name = out_name("training_cost", a)
-    path = write_results(name, a, meta, rows, extra=dict(targets=checks, summary=summary,
-                                                          profiles={k: v["ops"] for k, v in profs.items()}))
+    path = write_results(name, a, meta, rows, extra=dict(targets=checks, summary=summary, phases=phases, profiles={
+        k: {kk: vv for kk, vv in v.items() if kk != "table"} for k, v in profs.items()}))
     if profs:
         (path.parent / f"{out_name('training_profile', a)}.txt").write_text(
             "\n\n".join(timing.format_profile(k, v) + "\n" + v["table"] for k, v in profs.items()) + "\n")

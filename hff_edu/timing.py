@@ -17,6 +17,8 @@ How a time is taken here (the rules every number obeys):
 - on CUDA, ``torch.cuda.synchronize()`` brackets every timed block (kernels
   run asynchronously: without it we would time the launch, not the work).
 
+Work is also *counted*, independent of the machine: :func:`count_flops` gives
+the floating-point operations of the matrix products (forward and backward).
 Peak activation memory is measured with :class:`LiveTensors`, a dispatch mode
 that sees every tensor storage created by a torch operation (forward, backward
 and optimiser alike) and when it is freed; see :func:`activation_memory`.
@@ -92,7 +94,7 @@ def _block_seconds(fn: Callable, number: int, device) -> float:
 
 
 def time_calls(fns: dict, repeats: int = 7, warmup: int = 2, device="cpu",
-               min_block_s: float = 0.02) -> dict:
+               min_block_s: float = 0.05) -> dict:
     """Seconds per call of every function in ``fns`` (name -> no-argument callable).
 
     Interleaved: round ``r`` times each function once (order rotated by ``r``),
@@ -126,7 +128,7 @@ def summarise(seconds: list, batch_size: int) -> dict:
 
 
 def time_inference(model: LocalModel, x: torch.Tensor, repeats: int = 7, warmup: int = 2,
-                   **predict_kwargs) -> dict:
+                   min_block_s: float = 0.05, **predict_kwargs) -> dict:
     """Samples per second of ``model.predict(x, **predict_kwargs)``: median over ``repeats``.
 
     Runs under ``torch.inference_mode`` in eval mode on the model's device.
@@ -136,7 +138,7 @@ def time_inference(model: LocalModel, x: torch.Tensor, repeats: int = 7, warmup:
     x = x.to(model.device)
     with torch.inference_mode():
         times = time_calls({"f": lambda: model.predict(x, **predict_kwargs)}, repeats, warmup,
-                           model.device)["f"]
+                           model.device, min_block_s)["f"]
     return summarise(times, x.shape[0])
 
 
@@ -174,14 +176,17 @@ def make_model(method: str, in_features: int, widths, num_classes: int, seed: in
 
 def inference_vs_classes(classes=(2, 5, 10, 20, 50, 100), batch_sizes=(1, 256), in_features: int = 784,
                          widths=(500, 500, 500), variants=None, repeats: int = 7, warmup: int = 2,
-                         device=None, seed: int = 0, progress: bool = False) -> list[dict]:
+                         device=None, seed: int = 0, progress: bool = False,
+                         min_block_s: float = 0.05) -> list[dict]:
     """Time every inference variant for every number of classes C and batch size.
 
     Synthetic inputs (standard normal, ``in_features`` wide): the cost of a
-    forward pass does not depend on the values. For each (C, batch) all
-    variants are timed interleaved (:func:`time_calls`). Returns one row per
-    (C, batch, variant) with ``passes`` (forward passes per predict, counted by
-    :func:`count_forward_passes`) and the ``summarise`` fields.
+    forward pass does not depend on the values. For each batch size, all
+    (C, variant) pairs are timed interleaved in one :func:`time_calls`, so the
+    machine's load is spread over all of them alike and points at different C
+    are comparable. Returns one row per (C, batch, variant) with ``passes``
+    (forward passes per predict, counted by :func:`count_forward_passes`) and
+    the :func:`summarise` fields.
     """
     variants = list(variants or INFERENCE_VARIANTS)
     unknown = [v for v in variants if v not in INFERENCE_VARIANTS]
@@ -189,30 +194,29 @@ def inference_vs_classes(classes=(2, 5, 10, 20, 50, 100), batch_sizes=(1, 256), 
         raise ValueError(f"Unknown variant(s) {unknown}: choose from {', '.join(INFERENCE_VARIANTS)}.")
     device = torch.device(device) if device is not None else torch.device("cpu")
     gen = torch.Generator().manual_seed(seed)
+    methods = list(dict.fromkeys(INFERENCE_VARIANTS[v][0] for v in variants))
+    models = {(m, c): make_model(m, in_features, widths, c, seed).to(device).eval()
+              for c in classes for m in methods}
     rows = []
-    grid = [(c, b) for c in classes for b in batch_sizes]
-    bar = None
+    batches = batch_sizes
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=len(grid), desc="inference vs C", leave=False)
-    for c in classes:
-        models = {m: make_model(m, in_features, widths, c, seed).to(device).eval()
-                  for m in {INFERENCE_VARIANTS[v][0] for v in variants}}
-        for b in batch_sizes:
-            x = torch.randn(b, in_features, generator=gen).to(device)
-            fns = {v: _predictor(models[INFERENCE_VARIANTS[v][0]], x, INFERENCE_VARIANTS[v][1])
-                   for v in variants}
-            with torch.inference_mode():
-                times = time_calls(fns, repeats, warmup, device)
+        batches = tqdm(batch_sizes, desc="inference vs C (batch sizes)", leave=False)
+    for b in batches:
+        x = torch.randn(b, in_features, generator=gen).to(device)
+        fns = {(c, v): _predictor(models[(INFERENCE_VARIANTS[v][0], c)], x, INFERENCE_VARIANTS[v][1])
+               for c in classes for v in variants}
+        with torch.inference_mode():
+            times = time_calls(fns, repeats, warmup, device, min_block_s)
+        for c in classes:
             for v in variants:
                 method, kw = INFERENCE_VARIANTS[v]
+                model = models[(method, c)]
+                with torch.inference_mode():  # the arithmetic, per sample (it is linear in the batch)
+                    flops = count_flops(lambda: model.predict(x[:1], **kw))["total"]
                 rows.append(dict(num_classes=c, batch_size=b, variant=v, method=method,
-                                 passes=count_forward_passes(models[method], x, **kw),
-                                 **summarise(times[v], b)))
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+                                 passes=count_forward_passes(model, x, **kw), flops_per_sample=flops,
+                                 **summarise(times[(c, v)], b)))
     return rows
 
 
@@ -221,20 +225,27 @@ def _predictor(model, x, kwargs):
 
 
 def speedups(rows: list[dict], slow: str = "ff goodness", fast: str = "hff last") -> list[dict]:
-    """The measured ratio time(slow) / time(fast) for every (C, batch), beside the pass-count limit C."""
+    """The measured ratio time(slow) / time(fast) for every (C, batch), beside the pass-count
+    limit C and, when the rows have FLOP counts, the ratio of arithmetic ``flop_ratio``."""
     index = {(r["num_classes"], r["batch_size"], r["variant"]): r for r in rows}
     out = []
     for (c, b, v), r in index.items():
         if v != slow or (c, b, fast) not in index:
             continue
-        ratio = r["median_s"] / index[(c, b, fast)]["median_s"]
-        out.append(dict(num_classes=c, batch_size=b, slow=slow, fast=fast, ratio=ratio,
-                        ratio_over_C=ratio / c))
+        other = index[(c, b, fast)]
+        ratio = r["median_s"] / other["median_s"]
+        out.append(dict(num_classes=c, batch_size=b, slow=slow, fast=fast, ratio=ratio, ratio_over_C=ratio / c))
+        if r.get("flops_per_sample") and other.get("flops_per_sample"):
+            out[-1]["flop_ratio"] = r["flops_per_sample"] / other["flops_per_sample"]
     return sorted(out, key=lambda d: (d["batch_size"], d["num_classes"]))
 
 
 # ----------------------------------------------------------------------------
 # profiles: where the time goes
+
+#: the operators that do the matrix products (the FLOPs) of an MLP
+MATMUL_OPS = ("aten::addmm", "aten::mm", "aten::bmm", "aten::matmul", "aten::linear")
+
 
 @contextlib.contextmanager
 def _quiet_native_stderr():
@@ -276,22 +287,74 @@ def profile_ops(fn: Callable, calls: int = 3, device="cpu", top: int = 10) -> di
             synchronize(device)
         prof.key_averages()  # post-processing logs too
     attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
-    averages = [e for e in prof.key_averages() if getattr(e, attr, 0) > 0]
+    everything = prof.key_averages()
+    averages = [e for e in everything if getattr(e, attr, 0) > 0]
     total = sum(getattr(e, attr) for e in averages) / calls / 1e3
+    matmul = sum(getattr(e, attr) for e in averages if e.key in MATMUL_OPS) / calls / 1e3
     averages.sort(key=lambda e: getattr(e, attr), reverse=True)
     ops = [dict(name=e.key, ms=getattr(e, attr) / calls / 1e3, calls=e.count / calls,
                 share=getattr(e, attr) / calls / 1e3 / max(total, 1e-12)) for e in averages[:top]]
-    table = prof.key_averages().table(sort_by=attr, row_limit=top)
-    return dict(total_ms=total, ops=ops, table=table)
+    # Regions marked with record_function (e.g. "Optimizer.step#Adam.step"): their total
+    # time, children included, says how long a whole phase took.
+    regions = {e.key: e.cpu_time_total / calls / 1e3 for e in everything if "#" in e.key}
+    table = everything.table(sort_by=attr, row_limit=min(top, 30))
+    return dict(total_ms=total, matmul_ms=matmul, ops=ops, regions=regions, table=table)
+
+
+def profile_interleaved(fns: dict, rounds: int = 5, calls: int = 2, device="cpu", top: int = 10) -> dict:
+    """:func:`profile_ops` of several functions (name -> callable), taken in turns.
+
+    A single profile on a busy machine mostly measures the load of the moment. Here
+    every function is profiled ``rounds`` times, ``calls`` calls each time, the order
+    rotated every round (as :func:`time_calls` does), and each number is the
+    **median over rounds**. Returns name -> dict like :func:`profile_ops`'s.
+    """
+    names = list(fns)
+    runs = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            runs[name].append(profile_ops(fns[name], calls, device, top=10**6))
+    out = {}
+    for name, profs in runs.items():
+        med = statistics.median
+        keys = {op["name"] for p in profs for op in p["ops"]}
+        ops = []
+        for k in keys:
+            per = [next((op for op in p["ops"] if op["name"] == k), None) for p in profs]
+            ops.append(dict(name=k, ms=med([op["ms"] if op else 0.0 for op in per]),
+                            calls=max(op["calls"] if op else 0.0 for op in per)))
+        total = med([p["total_ms"] for p in profs])
+        ops.sort(key=lambda op: op["ms"], reverse=True)
+        for op in ops:
+            op["share"] = op["ms"] / max(total, 1e-12)
+        regions = {k: med([p["regions"].get(k, 0.0) for p in profs]) for k in profs[0]["regions"]}
+        out[name] = dict(total_ms=total, matmul_ms=med([p["matmul_ms"] for p in profs]), ops=ops[:top],
+                         regions=regions, rounds=rounds, table=profs[len(profs) // 2]["table"])
+    return out
 
 
 def format_profile(name: str, prof: dict) -> str:
     """A short text table of :func:`profile_ops`'s top operators."""
-    lines = [f"{name}: {prof['total_ms']:.2f} ms of op self time per call"]
+    lines = [f"{name}: {prof['total_ms']:.2f} ms of op self time per call, "
+             f"{prof['matmul_ms']:.2f} ms of it in matrix products"]
     for op in prof["ops"]:
         lines.append(f"  {op['name']:<32} {op['ms']:9.3f} ms  {100 * op['share']:5.1f}%  "
                      f"{op['calls']:7.1f} calls")
     return "\n".join(lines)
+
+
+def count_flops(fn: Callable) -> dict:
+    """Floating-point operations of one call of ``fn``, counted op by op (matrix products:
+    2 per multiply-add) by ``torch.utils.flop_counter.FlopCounterMode``, backward included.
+
+    Unlike a time, the count does not depend on the machine or its load: it says how
+    much arithmetic a method *needs*. Returns ``total`` and ``by_op`` (op name -> FLOPs).
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    by_op = {str(k): int(v) for k, v in counter.get_flop_counts().get("Global", {}).items()}
+    return dict(total=int(counter.get_total_flops()), by_op=by_op)
 
 
 # ----------------------------------------------------------------------------
@@ -375,17 +438,64 @@ def time_training(models: dict, split, batch_size: int = 100, lr: float = 1e-3, 
     return out
 
 
-def profile_training(model: LocalModel, split, batch_size: int = 100, lr: float = 1e-3, steps: int = 5,
-                     device=None, top: int = 10, seed: int = 0) -> dict:
-    """:func:`profile_ops` of ``steps`` training steps (as ``train.fit`` runs them)."""
+def training_phases(models: dict, split, batch_size: int = 100, lr: float = 1e-3, repeats: int = 9,
+                    min_block_s: float = 0.5, device=None) -> dict:
+    """Median milliseconds of the phases of one training step, every model and phase timed
+    interleaved (:func:`time_calls`): ``forward_ms`` (the losses, autograd graph built),
+    ``forward_backward_ms`` (``zero_grad`` + ``backward_local``) and ``step_ms`` (Adam's
+    ``step``). A robust, coarse profile: it says which phase makes one method slower."""
     device = torch.device(device) if device is not None else torch.device("cpu")
-    model.to(device).train()
-    opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
-    gen = torch.Generator(device=device).manual_seed(seed)
     x, y = split.x[:batch_size].to(device), split.y[:batch_size].to(device)
-    prof = profile_ops(lambda: _fit_step(model, opt, x, y, gen), steps, device, top)
+    fns = {}
+    for name, model in models.items():
+        model.to(device).train()
+        opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
+        _fit_step(model, opt, x, y, None)  # Adam's state
+        fns[(name, "forward_ms")] = (lambda m: lambda: m.local_losses(x, y))(model)
+        fns[(name, "forward_backward_ms")] = (
+            lambda m, o: lambda: (o.zero_grad(set_to_none=True), m.backward_local(x, y)))(model, opt)
+        fns[(name, "step_ms")] = opt.step  # same gradients every time: timing only
+    times = time_calls(fns, repeats, 1, device, min_block_s)
+    out = {name: {} for name in models}
+    for (name, phase), t in times.items():
+        out[name][phase] = 1e3 * statistics.median(t)
+    for model in models.values():
+        model.eval()
+    return out
+
+
+def training_flops(model: LocalModel, split, batch_size: int = 100, lr: float = 1e-3) -> dict:
+    """:func:`count_flops` of one training step as ``train.fit`` runs it (forward, backward, Adam)."""
+    model.train()
+    opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
+    x, y = split.x[:batch_size].to(model.device), split.y[:batch_size].to(model.device)
+    out = count_flops(lambda: _fit_step(model, opt, x, y, None))
     model.eval()
-    return prof
+    return out
+
+
+def profile_training(models: dict, split, batch_size: int = 100, lr: float = 1e-3, steps: int = 4,
+                     rounds: int = 5, device=None, top: int = 10, seed: int = 0) -> dict:
+    """Where the time of a training step goes, for several models (name -> model) profiled
+    in turns (:func:`profile_interleaved`: ``rounds`` rounds of ``steps`` steps, medians).
+
+    Each step is ``train.fit``'s step. Per model (per step, ms): ``total_ms`` (op self
+    time), ``matmul_ms``, ``optimizer_ms`` (Adam's ``step``, its ops included) and
+    ``forward_backward_ms`` (the rest), with the top operators."""
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    x, y = split.x[:batch_size].to(device), split.y[:batch_size].to(device)
+    fns = {}
+    for name, model in models.items():
+        model.to(device).train()
+        opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
+        gen = torch.Generator(device=device).manual_seed(seed)
+        fns[name] = (lambda m, o, g: lambda: _fit_step(m, o, x, y, g))(model, opt, gen)
+    out = profile_interleaved(fns, rounds, steps, device, top)
+    for name, prof in out.items():
+        prof["optimizer_ms"] = sum(v for k, v in prof["regions"].items() if k.startswith("Optimizer.step"))
+        prof["forward_backward_ms"] = prof["total_ms"] - prof["optimizer_ms"]
+        models[name].eval()
+    return out
 
 
 # ----------------------------------------------------------------------------
@@ -457,7 +567,6 @@ class LiveTensors(TorchDispatchMode):
     def __exit__(self, *exc):
         out = super().__exit__(*exc)
         self._sweep()
-        self.end = self.clock + 1
         return out
 
     def all_records(self) -> list[dict]:

@@ -42,7 +42,7 @@ def test_time_calls_interleaves_and_counts():
 
 def test_time_inference_and_speedups():
     model = timing.make_model("hff", 30, [8], 3)
-    out = timing.time_inference(model, torch.randn(5, 30), repeats=3, warmup=1)
+    out = timing.time_inference(model, torch.randn(5, 30), repeats=3, warmup=1, min_block_s=0.001)
     assert out["samples_per_s"] > 0 and out["repeats"] == 3
     assert out["q1_s"] <= out["median_s"] <= out["q3_s"]
     rows = [dict(num_classes=10, batch_size=4, variant="ff goodness", median_s=2.0),
@@ -53,7 +53,7 @@ def test_time_inference_and_speedups():
 
 def test_inference_vs_classes_rows():
     rows = timing.inference_vs_classes([2, 4], [3], in_features=20, widths=[8], repeats=2, warmup=1,
-                                       variants=["ff goodness", "hff last"])
+                                       variants=["ff goodness", "hff last"], min_block_s=0.001)
     assert len(rows) == 4
     assert {(r["num_classes"], r["variant"]): r["passes"] for r in rows} == {
         (2, "ff goodness"): 2, (4, "ff goodness"): 4, (2, "hff last"): 1, (4, "hff last"): 1}
@@ -197,7 +197,7 @@ def test_benchmark_scripts_tiny(tmp_path, capsys):
     common = ["--out-dir", str(tmp_path)]
     out = _script("inference_vs_classes").main(
         ["--classes", "2,4", "--batch-sizes", "1,4", "--widths", "2x8", "--in-features", "32",
-         "--repeats", "2", "--warmup", "1", "--no-profile"] + common)
+         "--repeats", "2", "--warmup", "1", "--min-block-s", "0.001", "--no-profile"] + common)
     assert len(out["speedups"]) == 4
     _check_outputs(tmp_path, "inference_vs_classes")
     out = _script("memory_vs_depth").main(["--depths", "1,2", "--width", "16", "--batch-size", "32",

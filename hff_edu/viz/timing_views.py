@@ -40,7 +40,8 @@ def plot_inference_vs_classes(rows: list[dict], batch_sizes=None, metric: str = 
     One panel per batch size: ``metric`` (samples per second, or ``ms_per_batch``)
     of every variant against C, log-log. Last panel: the measured ratio
     time(``slow``) / time(``fast``) against C for each batch size, with the
-    line y = C (FF's goodness mode needs C passes, HFF one: the pass-count limit).
+    line y = C (FF's goodness mode needs C passes, HFF one: the pass-count limit)
+    and, when the rows carry ``flops_per_sample``, the ratio of arithmetic.
     ``rows`` come from :func:`hff_edu.timing.inference_vs_classes`. Taught in 05_timing.
     """
     if metric not in ("samples_per_s", "ms_per_batch"):
@@ -69,6 +70,11 @@ def plot_inference_vs_classes(rows: list[dict], batch_sizes=None, metric: str = 
     index = {(r["num_classes"], r["batch_size"], r["variant"]): r["median_s"] for r in rows}
     cs = sorted({r["num_classes"] for r in rows})
     ax.plot(cs, cs, "k--", lw=1, label="y = C (pass-count limit)")
+    flops = {(r["num_classes"], r["variant"]): r["flops_per_sample"] for r in rows if r.get("flops_per_sample")}
+    pts = [(c, flops[(c, slow)] / flops[(c, fast)]) for c in cs if (c, slow) in flops and (c, fast) in flops]
+    if pts:
+        c, y = zip(*pts)
+        ax.plot(c, y, ":", color="tab:purple", lw=2, label="FLOP ratio (arithmetic)")
     for b, marker in zip(batch_sizes, "osd^v"):
         pts = [(c, index[(c, b, slow)] / index[(c, b, fast)]) for c in cs
                if (c, b, slow) in index and (c, b, fast) in index]
