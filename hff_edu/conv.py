@@ -5,13 +5,13 @@ default, ``MaxPool 2x2``. The four models differ only in what sits on top of
 each block and in where gradients may flow:
 
 - :class:`HFFConvNet` (Hyperspherical FF): every block has an *AuxConv* head,
-  a 1x1 convolution to ``d`` channels, then ReLU, global average pooling (GAP)
+  a 1x1 convolution to ``d`` channels, global average pooling (GAP), BatchNorm
   and L2 normalisation onto the sphere; its cosines to the block's own class
   prototypes are scored with the same smooth-margin loss as the MLP
   (``hff.hff_loss``). The next block receives the block's feature map, detached.
 - :class:`FFConvNet` (Forward-Forward): the label enters as C extra constant
-  input planes (one-hot), each block's goodness is the mean square of its
-  activity, and prediction tries every label (C forward passes).
+  input planes (one-hot), each block's goodness is the sum over channels of the
+  mean square activity, and prediction tries every label (C forward passes).
 - :class:`BPConvNet`: end-to-end backprop, GAP + one linear head.
 - :class:`LocalCEConvNet`: every block has its own GAP + linear head and
   cross-entropy, detached between blocks (no sphere, no prototypes).
@@ -19,12 +19,13 @@ each block and in where gradients may flow:
 Notation (06_convolutional_hff uses the same): for block l,
 
     A_l = block_l(A_{l-1}.detach())             feature map (N, c_l, H_l, W_l)
-    z_l = sphere(GAP(ReLU(Conv1x1(A_l))))       (N, d) on the unit sphere      [HFF]
+    z_l = sphere(BN(GAP(Conv1x1(A_l))))         (N, d) on the unit sphere      [HFF]
     S_l = cosines of z_l to the C x K prototypes (LogSumExp over the K)       [HFF]
 
 Choices marked [ours] are this project's (the paper's conv details are not
-public): the ReLU inside the AuxConv head, the head reading the pooled block
-output, d = max(c_l, C*K) by default, goodness = mean square for conv FF,
+public): the BatchNorm (centring) inside the AuxConv head, the head reading the
+pooled block output, d = max(c_l, C*K) by default, conv FF's goodness (sum over
+channels of the spatial mean square),
 label planes for conv FF, BatchNorm over positive and negative data together.
 
 **Two convolutions per block** (``convs_per_block=2``) are trained together by
@@ -47,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ff import wrong_labels
+from .ff import ff_loss, wrong_labels
 from .hff import Prototypes, _check_rule, default_tau, hff_loss, sphere
 from .protocol import LocalModel, check_positive
 
@@ -112,6 +113,9 @@ def gap(a: torch.Tensor) -> torch.Tensor:
 
 class ConvModel(LocalModel):
     """Shared bookkeeping of the conv models: blocks, image input checks, names."""
+
+    #: built from (in_channels, channels, num_classes), not from in_features (see :func:`build`)
+    takes_images = True
 
     def __init__(self, in_channels: int, channels, num_classes: int, config: dict,
                  pool=True, convs_per_block: int = 1, batchnorm: bool = True):
@@ -183,20 +187,24 @@ class ConvModel(LocalModel):
 # 2. HFF: AuxConv head, sphere, prototypes
 
 class AuxConvHead(nn.Module):
-    """``z = sphere(GAP(ReLU(Conv1x1(A))))`` in R^d, then cosine scores to the prototypes.
+    """``z = sphere(BN(GAP(Conv1x1(A))))`` in R^d, then cosine scores to the prototypes.
 
     The 1x1 convolution maps the c block channels to d: with d too small it is a
     bottleneck (d < C*K - 1 cannot even hold C*K equally spread prototypes).
+    BatchNorm over the pooled vector centres it [ours]: the block's output is
+    non-negative (after ReLU), so without centring every z starts in the same
+    orthant, near every other z, and learning starts slowly.
     """
 
     def __init__(self, in_channels: int, dim: int, num_classes: int, per_class: int = 1,
                  init: str = "etf", learnable: bool = True, seed: int = 0, tau_p: float = 0.1):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, dim, 1)
+        self.norm = nn.BatchNorm1d(dim)
         self.prototypes = Prototypes(num_classes, per_class, dim, init, learnable, seed, tau_p)
 
     def embed(self, a: torch.Tensor) -> torch.Tensor:
-        return sphere(gap(F.relu(self.conv(a))))
+        return sphere(self.norm(gap(self.conv(a))))
 
     def forward(self, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.embed(a)
@@ -344,9 +352,9 @@ def label_planes(x: torch.Tensor, label, num_classes: int, mode: str = "channels
     raise ValueError(f"Unknown label_mode {mode!r}: choose 'channels' or 'overlay'.")
 
 
-def conv_goodness(a: torch.Tensor, kind: str = "mean") -> torch.Tensor:
-    """Goodness of a feature map per sample: ``mean_{c,h,w} a^2`` (``"mean"``) or
-    ``sum_c mean_{h,w} a^2`` (``"sum"``, the MLP's sum over units, one unit per channel)."""
+def conv_goodness(a: torch.Tensor, kind: str = "sum") -> torch.Tensor:
+    """Goodness of a feature map per sample: ``sum_c mean_{h,w} a^2`` (``"sum"``, the MLP's
+    sum over units with one unit per channel) or ``mean_{c,h,w} a^2`` (``"mean"``)."""
     sq = a.pow(2).mean(dim=(2, 3))
     return sq.mean(1) if kind == "mean" else sq.sum(1)
 
@@ -367,9 +375,11 @@ class FFConvNet(ConvModel):
 
     Args:
         in_channels, channels, num_classes: as :class:`HFFConvNet`.
-        theta: goodness threshold; ``None`` = 1 for ``goodness="mean"``, c_l for ``"sum"``.
+        theta: goodness threshold; ``None`` = c_l for ``goodness="sum"`` (mean square 1
+            per channel, like the MLP's theta = width), 1 for ``"mean"``.
         label_mode: ``"channels"`` (C one-hot planes) or ``"overlay"`` (top-row pixels).
-        goodness: ``"mean"`` (mean square over c, H, W) or ``"sum"`` (over channels).
+        goodness: ``"sum"`` (sum over channels of the spatial mean square, the default [ours])
+            or ``"mean"`` (mean over channels too: gradients c_l times weaker, slow to learn).
         loss: ``"ff"`` (Hinton's thresholded logistic loss) or ``"symba"``
             (``softplus(alpha * (G_neg - G_pos))``).
         alpha: SymBa's scale (4 in Lee & Song).
@@ -382,7 +392,7 @@ class FFConvNet(ConvModel):
     """
 
     def __init__(self, in_channels: int, channels, num_classes: int, theta: float | None = None,
-                 label_mode: str = "channels", goodness: str = "mean", loss: str = "ff",
+                 label_mode: str = "channels", goodness: str = "sum", loss: str = "ff",
                  alpha: float = 4.0, negatives: str = "uniform", predict_mode: str = "goodness",
                  label_every_block: bool = False, pool=True, convs_per_block: int = 1,
                  batchnorm: bool = True, seed: int = 0):
@@ -456,7 +466,7 @@ class FFConvNet(ConvModel):
     def _loss(self, g_pos, g_neg, theta):
         if self.loss_kind == "symba":
             return symba_loss(g_pos, g_neg, self.alpha)
-        return F.softplus(theta - g_pos).mean() + F.softplus(g_neg - theta).mean()
+        return ff_loss(g_pos, g_neg, theta)
 
     def _head_features(self, maps: list[torch.Tensor]) -> torch.Tensor:
         # RMS-normalised pooled activity of blocks >= 2: the head cannot read the goodness either.
@@ -596,7 +606,7 @@ class LocalCEConvNet(ConvModel):
     """The same blocks, each with its own GAP + linear head and cross-entropy, detached between blocks.
 
     ``head_dim=None`` (default) uses GAP + linear; an int puts the same AuxConv
-    as HFF (1x1 conv to ``head_dim`` channels + ReLU) before GAP, so that the
+    as HFF (1x1 conv to ``head_dim`` channels, GAP, BatchNorm) before the linear layer, so that the
     comparison with HFF isolates the sphere and the prototypes.
     """
 
@@ -618,8 +628,8 @@ class LocalCEConvNet(ConvModel):
     def _head(c: int, d: int | None, num_classes: int) -> nn.Module:
         if d is None:
             return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
-        return nn.Sequential(nn.Conv2d(c, d, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                             nn.Linear(d, num_classes))
+        return nn.Sequential(nn.Conv2d(c, d, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                             nn.BatchNorm1d(d), nn.Linear(d, num_classes))
 
     @property
     def loss_names(self) -> list[str]:
@@ -780,9 +790,10 @@ def main(argv=None) -> int:
 
 
 def _register() -> None:
-    from .models import register
+    from . import models
     for name, cls in CONV_METHODS.items():
-        register(name, cls)
+        models.register(name, cls)
+        models.DEFAULT_LR.setdefault(name, 2e-3)  # what the conv runs here used (Adam, batch 64-128)
 
 
 _register()

@@ -138,7 +138,7 @@ def test_hff_rules():
 
 def test_ff_options():
     x, y = batch()
-    for kw in (dict(loss="symba"), dict(goodness="sum"), dict(label_mode="overlay"),
+    for kw in (dict(loss="symba"), dict(goodness="mean"), dict(label_mode="overlay"), dict(label_every_block=True),
                dict(negatives="hard"), dict(batchnorm=False)):
         model = make("ff", **kw).train()
         losses = model.local_losses(x, y)

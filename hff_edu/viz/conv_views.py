@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from ..geometry import cosine_matrix
 
@@ -101,7 +102,7 @@ def plot_block_accuracy(results: Mapping[str, Sequence[float]], chance: float | 
         raise ValueError("results is empty: pass {method: [accuracy per block]}.")
     n_blocks = max(len(v) for v in results.values())
     width = 0.8 / len(results)
-    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * n_blocks, 3.6))
+    fig, ax = plt.subplots(figsize=(3.2 + 1.5 * n_blocks, 3.6))
     for i, (name, accs) in enumerate(results.items()):
         accs = list(_np(accs).reshape(-1))
         xs = np.arange(n_blocks - len(accs), n_blocks) + (i - (len(results) - 1) / 2) * width
@@ -113,7 +114,7 @@ def plot_block_accuracy(results: Mapping[str, Sequence[float]], chance: float | 
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("test accuracy")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
@@ -148,14 +149,17 @@ def plot_head_dim_sweep(dims: Sequence[int], accs, num_classes: int, labels: Seq
 
 
 def plot_inference_cost(seconds: Mapping[str, float], passes: Mapping[str, int] | None = None,
+                        reference: str | None = None,
                         title: str = "Inference time for the same test batch") -> Figure:
     """Horizontal bars: measured prediction time per method, annotated with the forward passes
-    it needs and its ratio to the fastest. Taught in 06_convolutional_hff."""
+    it needs and its time ratio to ``reference`` (default: the fastest). Taught in 06_convolutional_hff."""
     if not seconds:
         raise ValueError("seconds is empty: pass {method: seconds}.")
+    if reference is not None and reference not in seconds:
+        raise ValueError(f"reference {reference!r} is not one of {list(seconds)}.")
     names = list(seconds)
     vals = np.array([float(seconds[n]) for n in names])
-    fastest = vals.min()
+    fastest = float(seconds[reference]) if reference is not None else vals.min()
     fig, ax = plt.subplots(figsize=(6.2, 0.7 + 0.55 * len(names)))
     bars = ax.barh(names, 1000 * vals, color=[plt.get_cmap("tab10")(i) for i in range(len(names))])
     notes = [f"{v / fastest:.1f}x" + (f"  ({passes[n]} pass{'es' if passes[n] > 1 else ''})"
@@ -163,7 +167,7 @@ def plot_inference_cost(seconds: Mapping[str, float], passes: Mapping[str, int] 
     ax.bar_label(bars, labels=notes, fontsize=8, padding=3)
     ax.set_xlim(0, 1000 * vals.max() * 1.45)
     ax.invert_yaxis()
-    ax.set_xlabel("milliseconds")
+    ax.set_xlabel("milliseconds" + (f"  (ratios: time / time of {reference})" if reference else ""))
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -177,6 +181,7 @@ def plot_learning_curves(histories: Mapping, key: str = "test_acc",
     fig, ax = plt.subplots(figsize=(5.2, 3.4))
     for name, h in histories.items():
         ax.plot(h.column("epoch"), h.column(key), "o-", label=name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(key.replace("_", " "))
     ax.set_title(title, fontsize=10)
@@ -210,12 +215,13 @@ def plot_shots_curve(curves: Mapping[str, dict], chance: float | None = None,
             ax.plot(shots, m, style, color=colors(i), label=f"{name}: {label}")
             ax.fill_between(shots, lo, hi, color=colors(i), alpha=0.12)
     for j, (name, value) in enumerate((references or {}).items()):
-        ax.axhline(value, color="black", ls=[":", "-.", "--"][j % 3], lw=1, label=name)
+        ax.axhline(value, color="black", ls=["--", "-.", (0, (5, 1, 1, 1, 1, 1))][j % 3], lw=1, label=name)
     if chance is not None:
         ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
     ax.set_xscale("log")
     shots = list(next(iter(curves.values()))["shots"])
     ax.set_xticks(shots, [str(s) for s in shots])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("labelled examples per new class (shots)")
     ax.set_ylabel("test accuracy on the new classes")
     ax.set_title(title, fontsize=10)

@@ -1,0 +1,82 @@
+"""Figures of hff_edu.viz.conv_views: they return Figures with the expected content, and fail clearly."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from hff_edu.train import History  # noqa: E402
+from hff_edu.viz import conv_views as cv  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def test_augmentations_grid():
+    x = torch.randn(5, 1, 8, 8)
+    fig = cv.plot_augmentations(x, [x.flip(3), x], titles=list("abcde"))
+    assert isinstance(fig, Figure) and len(fig.axes) == 15
+    with pytest.raises(ValueError, match="shape"):
+        cv.plot_augmentations(x, [x[:2]])
+
+
+def test_feature_maps_rows_per_block():
+    maps = [torch.rand(2, 6, 8, 8), torch.rand(2, 4, 4, 4)]
+    fig = cv.plot_feature_maps(torch.rand(3, 16, 16), maps, n_channels=3)
+    assert len(fig.axes) == 2 * 4  # 2 blocks x (input column + 3 channels)
+    with pytest.raises(ValueError, match="empty"):
+        cv.plot_feature_maps(torch.rand(1, 8, 8), [])
+
+
+def test_block_accuracy_bars():
+    fig = cv.plot_block_accuracy({"HFF": [0.5, 0.7, 0.8], "BP": [0.9]}, chance=0.1)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 4
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["block 1", "block 2", "block 3"]
+    with pytest.raises(ValueError, match="empty"):
+        cv.plot_block_accuracy({})
+
+
+def test_head_dim_sweep_lines():
+    fig = cv.plot_head_dim_sweep([2, 8, 32], [[0.3, 0.4], [0.6, 0.7], [0.7, 0.8]], 10, labels=["b1", "b2"])
+    assert len(fig.axes[0].get_lines()) == 3  # two series + the d = C-1 marker
+    with pytest.raises(ValueError, match="one row per d"):
+        cv.plot_head_dim_sweep([2, 8], [0.1, 0.2, 0.3], 10)
+
+
+def test_inference_cost_labels_ratio():
+    fig = cv.plot_inference_cost({"HFF": 0.01, "FF": 0.1}, {"HFF": 1, "FF": 10})
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "10.0x  (10 passes)" in texts and "1.0x  (1 pass)" in texts
+    fig = cv.plot_inference_cost({"HFF": 0.02, "FF": 0.1, "BP": 0.01}, reference="HFF")
+    assert "5.0x" in [t.get_text() for t in fig.axes[0].texts]
+    with pytest.raises(ValueError, match="empty"):
+        cv.plot_inference_cost({})
+    with pytest.raises(ValueError, match="reference"):
+        cv.plot_inference_cost({"HFF": 0.1}, reference="FF")
+
+
+def test_learning_curves():
+    h = History("m", ["l"], ["l"], records=[dict(epoch=e, test_acc=0.1 * e) for e in (1, 2, 3)])
+    fig = cv.plot_learning_curves({"a": h, "b": h})
+    assert len(fig.axes[0].get_lines()) == 2
+
+
+def test_shots_curve_and_agreement():
+    curve = dict(shots=[1, 5], mean=torch.tensor([[0.4, 0.5], [0.7, 0.8]]),
+                 learned=torch.tensor([[0.3, 0.4], [0.75, 0.8]]), all=0.85)
+    fig = cv.plot_shots_curve({"body": curve}, chance=0.2, references={"oracle": 0.9})
+    assert len(fig.axes[0].get_lines()) == 4  # means, learned, oracle, chance
+    with pytest.raises(ValueError, match="empty"):
+        cv.plot_shots_curve({})
+    p = torch.nn.functional.normalize(torch.randn(3, 4), dim=1)
+    fig = cv.plot_prototype_agreement(p, p, ["a", "b", "c"])
+    assert len(fig.axes) == 2 and fig.axes[0].texts[0].get_text() == "1.00"
+    with pytest.raises(ValueError, match="both must be"):
+        cv.plot_prototype_agreement(p, p[:2])
