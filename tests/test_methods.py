@@ -118,9 +118,9 @@ def test_hff_loss_is_smooth_margin_softplus():
 
 
 def test_hff_scores_are_cosines_and_logsumexp():
-    model = hff.HFFNet(10, [6], 3, protos_per_class=2, tau_p=0.05)
+    model = hff.HFFNet(10, [32], 3, protos_per_class=2, tau_p=0.05)
     layer = model.layers[0]
-    z, S = layer(torch.randn(4, 10))
+    z, S = layer(torch.randn(4, 10, generator=torch.Generator().manual_seed(0)))
     torch.testing.assert_close(z.norm(dim=1), torch.ones(4))
     s = torch.einsum("nd,ckd->nck", z, layer.prototypes.unit)
     torch.testing.assert_close(S, 0.05 * torch.logsumexp(s / 0.05, 2))

@@ -69,11 +69,12 @@ def test_machine_info_records_what_timings_depend_on():
 
 
 def test_profile_ops_finds_the_matmul():
-    lin = torch.nn.Linear(64, 64)
-    x = torch.randn(32, 64)
+    # Large enough that the matrix product dominates the transposes and the dispatch around it.
+    lin = torch.nn.Linear(512, 512)
+    x = torch.randn(256, 512)
     with torch.inference_mode():
         prof = timing.profile_ops(lambda: lin(x), calls=2)
-    assert prof["ops"][0]["name"] in ("aten::addmm", "aten::linear")
+    assert {"aten::addmm", "aten::linear"} & {o["name"] for o in prof["ops"][:2]}
     assert prof["total_ms"] > 0 and abs(sum(o["share"] for o in prof["ops"]) - 1) < 0.2
 
 
