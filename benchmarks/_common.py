@@ -67,6 +67,14 @@ def setup(args) -> torch.device:
     return device
 
 
+def quick_defaults(p: argparse.ArgumentParser, args, **values) -> None:
+    """With ``--quick``, use these values for every option the user left at its default."""
+    if args.quick:
+        for key, value in values.items():
+            if getattr(args, key) == p.get_default(key):
+                setattr(args, key, value)
+
+
 def out_name(name: str, args) -> str:
     name = f"{name}_quick" if args.quick else name
     return f"{name}_{args.tag}" if getattr(args, "tag", "") else name

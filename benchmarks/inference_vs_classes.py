@@ -16,7 +16,7 @@ import sys
 
 import torch
 
-from _common import (header, int_list, metadata, out_name, parse_widths, parser, save_figure,
+from _common import (header, int_list, metadata, out_name, parse_widths, parser, quick_defaults, save_figure,
                      setup, table, widths_label, write_results)
 from hff_edu import timing
 
@@ -51,9 +51,8 @@ def main(argv=None):
     p.add_argument("--no-profile", action="store_true", help="skip the torch.profiler pass")
     p.add_argument("--profile-rounds", type=int, default=5, help="profiling rounds, taken in turns (medians)")
     a = p.parse_args(argv)
-    if a.quick:
-        a.classes, a.batch_sizes, a.widths, a.repeats, a.warmup, a.min_block_s = [2, 10, 50], [1, 64], [256, 256], 3, 1, 0.05
-        a.profile_rounds = 3
+    quick_defaults(p, a, classes=[2, 10, 50], batch_sizes=[1, 64], widths=[256, 256], repeats=3, warmup=1,
+                   min_block_s=0.05, profile_rounds=3)
     device = setup(a)
     config = dict(classes=a.classes, batch_sizes=a.batch_sizes, widths=a.widths, in_features=a.in_features,
                   repeats=a.repeats, warmup=a.warmup, min_block_s=a.min_block_s, variants=list(timing.INFERENCE_VARIANTS),

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import sys
 
-from _common import header, int_list, metadata, out_name, parser, save_figure, setup, table, write_results
+from _common import (header, int_list, metadata, out_name, parser, quick_defaults, save_figure, setup, table,
+                     write_results)
 from hff_edu import timing
 
 FLAT = 1.25  # a local method's peak at the largest depth <= FLAT x its peak at the smallest
@@ -36,8 +37,7 @@ def main(argv=None):
     p.add_argument("--in-features", type=int, default=784)
     p.add_argument("--num-classes", type=int, default=10)
     a = p.parse_args(argv)
-    if a.quick:
-        a.depths, a.width, a.batch_size = [2, 4, 8], 512, 512
+    quick_defaults(p, a, depths=[2, 4, 8], width=512, batch_size=512)
     device = setup(a)
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     config = dict(methods=methods, depths=a.depths, width=a.width, batch_size=a.batch_size,

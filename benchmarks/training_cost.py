@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import sys
 
-from _common import (header, metadata, out_name, parse_widths, parser, save_figure, setup, table,
-                     widths_label, write_results)
+from _common import (header, metadata, out_name, parse_widths, parser, quick_defaults, save_figure, setup,
+                     table, widths_label, write_results)
 from hff_edu import data, timing
 from hff_edu.models import build
 
@@ -47,9 +47,8 @@ def main(argv=None):
     p.add_argument("--profile-rounds", type=int, default=7,
                    help="profiling rounds, HFF and backprop in turns (medians over rounds)")
     a = p.parse_args(argv)
-    if a.quick:
-        a.subset, a.widths, a.steps, a.blocks, a.profile_rounds = a.subset or 2000, [[100, 100], [200, 200]], 12, 3, 3
-        a.phase_repeats, a.phase_block_s = 3, 0.05
+    quick_defaults(p, a, subset=2000, widths=[[100, 100], [200, 200]], steps=12, blocks=3, profile_rounds=3,
+                   phase_repeats=3, phase_block_s=0.05)
     device = setup(a)
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     ds = data.load(a.dataset, subset=a.subset, test_subset=100, seed=a.seed)

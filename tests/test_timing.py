@@ -205,12 +205,12 @@ def test_benchmark_scripts_tiny(tmp_path, capsys):
                                            "--in-features", "16"] + common)
     assert {r["method"] for r in out["rows"]} == {"hff", "local-ce", "ff", "bp"}
     _check_outputs(tmp_path, "memory_vs_depth")
-    out = _script("training_cost").main(["--dataset", "digits", "--widths", "1x8", "--steps", "2",
+    out = _script("training_cost").main(["--dataset", "digits", "--widths", "1x12", "--steps", "2",
                                          "--blocks", "2", "--no-profile"] + common)
     assert {r["method"] for r in out["rows"]} == {"ff", "hff", "local-ce", "bp"}
     _check_outputs(tmp_path, "training_cost")
     out = _script("accuracy").main(["--dataset", "digits", "--subset", "200", "--seeds", "0,1",
-                                    "--widths", "1x8", "--epochs", "1", "--methods", "hff,bp"] + common)
+                                    "--widths", "1x12", "--epochs", "1", "--methods", "hff,bp"] + common)
     assert [r["name"] for r in out["rows"]] == ["hff last", "hff sum", "bp"]
     assert "| hff last |" in (tmp_path / "accuracy_digits.md").read_text()
     _check_outputs(tmp_path, "accuracy_digits")

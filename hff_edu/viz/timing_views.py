@@ -113,7 +113,7 @@ def plot_training_cost(rows: list[dict], reference: str = "bp") -> Figure:
         ref = t.get((reference, g))
         for bar, m, y in zip(bars, methods, ys):
             if np.isfinite(y):
-                text = f"{y:.2g} s" + (f"\n{y / ref:.2f}x {reference}" if ref and m != reference else "")
+                text = f"{y:.3g} s" + (f"\n{y / ref:.2f}x {reference}" if ref and m != reference else "")
                 ax.annotate(text, (bar.get_x() + bar.get_width() / 2, y), ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(methods)), methods)
     ax.set_ylabel("seconds per epoch")
@@ -121,7 +121,7 @@ def plot_training_cost(rows: list[dict], reference: str = "bp") -> Figure:
     ax.set_ylim(0, 1.25 * np.nanmax(list(t.values())))
     handles = [plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.55 + 0.45 * i / max(1, len(groups) - 1))
                for i in range(len(groups))]
-    ax.legend(handles, [f"widths {g}" for g in groups], fontsize=8, loc="upper left")
+    ax.legend(handles, [f"widths {g}" for g in groups], fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
