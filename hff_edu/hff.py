@@ -15,9 +15,10 @@ Notation (the notebooks use the same):
 
 No negative data and no label in the input: every other class's prototype sits
 in the softmax denominator and is pushed away (the implicit negatives). One
-forward pass trains and one forward pass predicts. What the paper states and
-what is this project's own choice is listed in ``docs``/the notebooks; the
-defaults marked [ours] there are all constructor arguments here.
+forward pass trains and one forward pass predicts. Only the paper's abstract is
+public: everything marked [ours] below (temperature default, margin, prototype
+initialisation, prediction rule) is this project's choice, and each is a
+constructor argument here (the notebooks say which is which).
 """
 from __future__ import annotations
 
