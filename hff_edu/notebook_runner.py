@@ -41,8 +41,12 @@ def kernel_name() -> str:
     return KERNEL if KERNEL in specs else "python3"
 
 
-def notebook_env() -> None:
-    """Environment the kernels inherit: numba's cache on disk, inline figures kept."""
+def notebook_env(profile: str = "classroom") -> None:
+    """Environment the kernels inherit: numba's cache on disk, inline figures kept, and in
+    the smoke profile one torch thread (tiny models gain nothing from two, and two threads
+    waiting on each other stall badly on a busy CI machine)."""
+    if profile == "smoke":
+        os.environ["OMP_NUM_THREADS"] = "1"
     os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "data" / "numba_cache"))
     Path(os.environ["NUMBA_CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
     os.environ.pop("MPLBACKEND", None)  # Agg would make inline figures vanish
@@ -59,7 +63,7 @@ def execute(path: Path, profile: str = "smoke", out_dir: Path | None = None, tim
     import papermill as pm
     if profile not in PROFILES:
         raise ValueError(f"Unknown profile {profile!r}: choose one of {', '.join(PROFILES)}.")
-    notebook_env()
+    notebook_env(profile)
     out_dir = Path(out_dir) if out_dir is not None else BUILD / profile
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / path.name
