@@ -77,7 +77,7 @@ def load_into(model: LocalModel, path: str | os.PathLike) -> dict:
 def _arch(config: dict) -> dict:
     """The parts of a config that decide tensor shapes."""
     keys = ("in_features", "in_channels", "widths", "channels", "num_classes", "protos_per_class",
-            "label_mode", "head_dim", "input_size", "pool")
+            "label_mode", "head_dim", "input_size", "pool", "convs_per_block", "label_every_block")
     return {k: config[k] for k in keys if k in config}
 
 
