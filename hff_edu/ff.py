@@ -112,6 +112,46 @@ def ff_loss(g_pos: torch.Tensor, g_neg: torch.Tensor, theta: float) -> torch.Ten
     return F.softplus(theta - g_pos).mean() + F.softplus(g_neg - theta).mean()
 
 
+class StreamedHeadCE(torch.autograd.Function):
+    """Cross-entropy of FF's linear softmax head, recomputing its input in backward.
+
+    The head reads the concatenated features ``[n(h_2), ..., n(h_L)]`` of the
+    neutral pass, detached. Autograd would keep all of them until backward, so
+    FF's memory would grow with depth although every layer trains locally.
+    Here forward keeps only the logits (N x C); backward reruns the neutral
+    pass (no grad) and adds ``g^T n(h_l)`` to the head's weight gradient one
+    layer at a time, with ``g = (softmax - onehot) / N``. The price is one more
+    neutral forward pass per step; the gradient is the same (tested).
+
+    ``features()`` must return a fresh iterator over the feature blocks, in
+    the order of the weight's columns. Returns ``(loss, logits)``; the logits
+    carry no gradient (used for hard negatives).
+    """
+
+    @staticmethod
+    def forward(ctx, weight, bias, features, y):
+        logits = bias.expand(y.shape[0], -1).clone()
+        start = 0
+        for f in features():
+            logits += f @ weight[:, start:start + f.shape[1]].T
+            start += f.shape[1]
+        if start != weight.shape[1]:
+            raise ValueError(f"The head expects {weight.shape[1]} features but got {start}.")
+        ctx.features = features
+        ctx.save_for_backward(weight, logits, y)
+        ctx.mark_non_differentiable(logits)
+        return F.cross_entropy(logits, y), logits
+
+    @staticmethod
+    def backward(ctx, grad_loss, _grad_logits):
+        weight, logits, y = ctx.saved_tensors
+        g = logits.softmax(1)
+        g[torch.arange(y.shape[0], device=y.device), y] -= 1
+        g *= grad_loss / y.shape[0]
+        blocks = [g.T @ f for f in ctx.features()]
+        return torch.cat(blocks, dim=1), g.sum(0), None, None
+
+
 # ----------------------------------------------------------------------------
 # 3. network
 
@@ -198,21 +238,29 @@ class FFNet(MLPModel):
         """Per-layer FF losses on a positive and a negative pass, then the softmax head's loss.
 
         Yielded layer by layer: the positive and negative passes advance one
-        layer at a time on detached inputs.
+        layer at a time on detached inputs. The head's loss keeps no layer's
+        features (see :class:`StreamedHeadCE`), so peak memory stays flat in depth.
         """
         x = self.flat_input(x)
         y = self.check_labels(y, x.shape[0])
-        with torch.no_grad():  # the head trains on detached features of the neutral pass
-            features = self._head_features(self.activities(x, None))
-        head_logits = self.head(features)
-        probs = head_logits.detach().softmax(1) if self.negatives == "hard" else None
+        head_loss, head_logits = StreamedHeadCE.apply(
+            self.head.weight, self.head.bias, lambda: self._iter_head_features(x), y)
+        probs = head_logits.softmax(1) if self.negatives == "hard" else None
         y_neg = wrong_labels(y, self.num_classes, generator, probs)
         pos = overlay_label(x, y, self.num_classes, self.label_mode, self.label_scale)
         neg = overlay_label(x, y_neg, self.num_classes, self.label_mode, self.label_scale)
         for layer, theta in zip(self.layers, self.thetas):
             pos, neg = layer(pos.detach()), layer(neg.detach())
             yield ff_loss(goodness(pos), goodness(neg), theta)
-        yield F.cross_entropy(head_logits, y)
+        yield head_loss
+
+    def _iter_head_features(self, x: torch.Tensor):
+        """The head's input, one layer's block at a time: ``n(h_l)`` of the neutral pass, l >= 2."""
+        a = overlay_label(x, None, self.num_classes, self.label_mode, self.label_scale)
+        for i, layer in enumerate(self.layers):
+            a = layer(a)
+            if i >= self._first_scored:
+                yield rms_norm(a)
 
     def _head_features(self, hs: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat([rms_norm(h) for h in hs[self._first_scored:]], dim=1)

@@ -250,3 +250,22 @@ def test_hff_last_relu_off_uses_whole_sphere():
     assert (z_on >= 0).all()  # a ReLU head never leaves the positive octant
     assert (z_off < 0).any(dim=0).all()
     assert (off.embeddings(x)[0] >= 0).all()  # hidden layers keep their ReLU
+
+
+@pytest.mark.parametrize("negatives", ["uniform", "hard"])
+def test_ff_streamed_head_matches_autograd(negatives):
+    """The head's hand-written backward (recomputing features) equals autograd on stored features."""
+    torch.manual_seed(0)
+    net = ff.FFNet(20, [16, 12, 8], 5, negatives=negatives, seed=1)
+    x, y = torch.randn(32, 20), torch.randint(0, 5, (32,))
+    head_loss = net.local_losses(x, y, generator=torch.Generator().manual_seed(0))[-1]
+    head_loss.backward()
+    with torch.no_grad():
+        feats = net._head_features(net.activities(x, None))
+    w, b = net.head.weight.detach().clone().requires_grad_(), net.head.bias.detach().clone().requires_grad_()
+    ref = F.cross_entropy(feats @ w.T + b, y)
+    ref.backward()
+    assert head_loss.item() == pytest.approx(ref.item(), rel=1e-6)
+    assert torch.allclose(net.head.weight.grad, w.grad, atol=1e-6)
+    assert torch.allclose(net.head.bias.grad, b.grad, atol=1e-6)
+    assert all(p.grad is None for p in net.layers.parameters())  # the head's loss reaches only the head

@@ -108,14 +108,14 @@ def test_activation_memory_bp_grows_local_flat():
     x, y = torch.randn(256, 64), torch.randint(0, 4, (256,))
     layer = 256 * 128 * 4  # one layer's activation in bytes
     peak = {}
-    for method in ("bp", "hff", "local-ce"):
+    for method in ("bp", "hff", "local-ce", "ff"):
         for depth in (2, 6):
             model = timing.make_model(method, 64, [128] * depth, 4)
             peak[method, depth] = timing.activation_memory(model, x, y)["activation_peak"]
     # backprop keeps one ReLU output per layer: 4 more layers = 4 more activations
     assert peak["bp", 6] - peak["bp", 2] == pytest.approx(4 * layer, rel=0.05)
-    for m in ("hff", "local-ce"):
-        assert peak[m, 6] == pytest.approx(peak[m, 2], rel=0.05)
+    for m in ("hff", "local-ce", "ff"):
+        assert peak[m, 6] == pytest.approx(peak[m, 2], rel=0.05), m
 
 
 def test_activation_memory_leaves_out_grads_and_reports_state():
