@@ -3,6 +3,10 @@
     python -m hff_edu train --method hff --dataset fashion-mnist --epochs 5 --widths 1000,1000,1000
     python -m hff_edu evaluate data/models/hff.pt
     python -m hff_edu compare --methods hff,ff --dataset fashion-mnist --epochs 2
+    python -m hff_edu train --method hff-conv --dataset fashion-mnist --channels 32,64,128 --augment
+
+Methods ending in ``-conv`` are the convolutional models (blocks of ``--channels``);
+the others are MLPs (layers of ``--widths``).
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from pathlib import Path
 import torch
 
 from . import __version__, checkpoint, data
-from .models import DEFAULT_LR, METHODS, build, method_of
+from .augment import for_dataset
+from .models import DEFAULT_LR, METHODS, base_method, build, method_of
 from .train import accuracy, fit
 
 
@@ -46,7 +51,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--widths", type=parse_widths, default=[500, 500, 500],
                    help="hidden layer widths, e.g. 1000,1000,1000 or 3x1000 (default 3x500)")
     p.add_argument("--batch-size", type=int, default=100, help="minibatch size (default %(default)s)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 for every method, Adam)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 for MLPs, 2e-3 for conv models; Adam)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay, never on prototypes (default 0)")
     p.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam",
                    help="optimizer (sgd uses momentum 0.9; default %(default)s)")
@@ -56,6 +61,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="keep the learning rate constant (default: linear decay over the second half)")
     p.add_argument("--seed", type=int, default=0, help="seed for data subsets, initialisation and shuffling")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice; 1 is often faster on a busy machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     g = p.add_argument_group("HFF options")
     g.add_argument("--tau", type=float, default=None, help="loss temperature (default 0.1 for C<=10, else 0.05)")
@@ -73,42 +80,65 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                    help="wrong labels drawn uniformly or from the current softmax (default %(default)s)")
     g.add_argument("--ff-mode", choices=["goodness", "softmax"], default="goodness",
                    help="default prediction mode (both are reported)")
+    g = p.add_argument_group("conv options (methods ending in -conv)")
+    g.add_argument("--channels", type=parse_widths, default=[32, 64, 128],
+                   help="block channels, e.g. 32,64,128 (default 32,64,128)")
+    g.add_argument("--convs-per-block", type=int, default=1, choices=[1, 2],
+                   help="2 trains two convs together per block: block-local, not layer-local (default 1)")
+    g.add_argument("--head-dim", type=int, default=None,
+                   help="HFF/local-CE AuxConv size d (default: max(channels, C x K))")
+    g.add_argument("--ff-loss", choices=["ff", "symba"], default="ff", help="conv FF loss (default ff)")
+    g.add_argument("--augment", action="store_true",
+                   help="random crop (+ flip where the dataset allows it) on every training batch")
 
 
 def _model_kwargs(method: str, a) -> dict:
     kw = dict(seed=a.seed)
-    if method == "hff":
+    conv = method.endswith("-conv")
+    if conv:
+        kw.update(convs_per_block=a.convs_per_block)
+    base = base_method(method)
+    if base == "hff":
         kw.update(tau=a.tau, margin=a.margin, protos_per_class=a.protos_per_class, init=a.init,
                   learnable=not a.fixed_prototypes, rule=a.rule)
-    elif method == "ff":
-        kw.update(theta=a.theta, label_scale=a.label_scale, negatives=a.negatives, predict_mode=a.ff_mode)
+        if conv:
+            kw.update(head_dim=a.head_dim)
+    elif base == "ff":
+        kw.update(theta=a.theta, negatives=a.negatives, predict_mode=a.ff_mode)
+        kw.update(loss=a.ff_loss) if conv else kw.update(label_scale=a.label_scale)
+    elif method == "local-ce-conv":
+        kw.update(head_dim=a.head_dim)
     return kw
 
 
 def final_scores(model, split) -> dict:
     """Test accuracy under every prediction mode/rule the model has."""
     name = method_of(model)
-    if name == "ff":
-        return {"ff goodness": accuracy(model, split, mode="goodness"),
-                "ff softmax": accuracy(model, split, mode="softmax")}
-    if name == "hff":
-        return {"hff last": accuracy(model, split, rule="last"), "hff sum": accuracy(model, split, rule="sum")}
+    if base_method(name) == "ff":
+        return {f"{name} goodness": accuracy(model, split, mode="goodness"),
+                f"{name} softmax": accuracy(model, split, mode="softmax")}
+    if base_method(name) == "hff":
+        return {f"{name} last": accuracy(model, split, rule="last"),
+                f"{name} sum": accuracy(model, split, rule="sum")}
     return {name: accuracy(model, split)}
 
 
 def run_one(method: str, ds, a) -> dict:
-    model = build(method, ds, a.widths, **_model_kwargs(method, a))
+    sizes = a.channels if method.endswith("-conv") else a.widths
+    model = build(method, ds, sizes, **_model_kwargs(method, a))
     lr = a.lr if a.lr is not None else DEFAULT_LR[method]
+    augment = for_dataset(ds.name, seed=a.seed) if a.augment else None
     history = fit(model, ds, epochs=a.epochs, batch_size=a.batch_size, lr=lr, weight_decay=a.weight_decay,
                   optimizer=a.optimizer, schedule=a.schedule, cooldown=not a.no_cooldown, seed=a.seed,
-                  progress=not a.quiet, device=a.device)
+                  progress=not a.quiet, device=a.device, augment=augment)
     return dict(model=model, history=history, scores=final_scores(model, ds.test))
 
 
 def cmd_train(a) -> int:
     ds = data.load(a.dataset, subset=a.subset, test_subset=a.test_subset, seed=a.seed)
     print(ds.describe())
-    print(f"method {a.method}, widths {a.widths}, {a.epochs} epochs, batch {a.batch_size}, seed {a.seed}")
+    sizes = f"channels {a.channels}" if a.method.endswith("-conv") else f"widths {a.widths}"
+    print(f"method {a.method}, {sizes}, {a.epochs} epochs, batch {a.batch_size}, seed {a.seed}")
     out = run_one(a.method, ds, a)
     print(out["history"].table())
     for name, acc in out["scores"].items():
@@ -144,7 +174,7 @@ def cmd_compare(a) -> int:
         raise SystemExit(f"Unknown method(s) {unknown}: choose from {', '.join(METHODS)}.")
     ds = data.load(a.dataset, subset=a.subset, test_subset=a.test_subset, seed=a.seed)
     print(ds.describe())
-    print(f"widths {a.widths}, {a.epochs} epochs, batch {a.batch_size}, seed {a.seed}, "
+    print(f"widths {a.widths} (MLPs), channels {a.channels} (conv), {a.epochs} epochs, batch {a.batch_size}, seed {a.seed}, "
           f"{torch.get_num_threads()} threads")
     rows = []
     for m in methods:
@@ -210,6 +240,8 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = make_parser().parse_args(argv)
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as e:

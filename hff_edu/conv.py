@@ -673,14 +673,12 @@ _SHORT = {"hff": "hff-conv", "ff": "ff-conv", "bp": "bp-conv", "local-ce": "loca
 
 def build(method: str, ds, channels, **kwargs) -> ConvModel:
     """A conv model of kind ``method`` (``"hff"`` or ``"hff-conv"``, ...) sized for ``ds``:
-    ``in_channels = ds.input_shape[0]``, ``num_classes = ds.num_classes``."""
+    ``in_channels = ds.input_shape[0]``, ``num_classes = ds.num_classes`` (via ``models.build``)."""
+    from . import models
     name = _SHORT.get(method, method)
     if name not in CONV_METHODS:
         raise ValueError(f"Unknown conv method {method!r}: choose one of {', '.join(CONV_METHODS)}.")
-    if len(ds.input_shape) != 3:
-        raise ValueError(f"{ds.name} has inputs of shape {ds.input_shape}; conv models need images "
-                         "(channels, height, width).")
-    return CONV_METHODS[name](ds.input_shape[0], channels, ds.num_classes, **kwargs)
+    return models.build(name, ds, channels, **kwargs)
 
 
 def train_or_load(method: str, ds, channels, fit_kwargs: dict | None = None, cache_dir=None,

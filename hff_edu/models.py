@@ -40,11 +40,29 @@ def method_of(model: LocalModel) -> str:
 def build(method: str, ds: DataBundle, widths, **kwargs) -> LocalModel:
     """A model of kind ``method`` sized for ``ds`` (input size and number of classes).
 
+    ``widths`` are the hidden widths of an MLP, or the block channels of a conv
+    model (``"hff-conv"``, ...), which is built from ``ds.input_shape[0]`` image channels.
     For FF, the label overlay mode is chosen from the data unless given:
     overwrite the first C inputs only where they are a blank border.
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}: choose one of {', '.join(METHODS)}.")
+    cls = METHODS[method]
+    if getattr(cls, "takes_images", False):
+        if len(ds.input_shape) != 3:
+            raise ValueError(f"{ds.name} has inputs of shape {ds.input_shape}; {method} needs images "
+                             "(channels, height, width): pick an image dataset or an MLP method.")
+        return cls(ds.input_shape[0], widths, ds.num_classes, **kwargs)
     if method == "ff" and "label_mode" not in kwargs:
         kwargs["label_mode"] = ff.choose_label_mode(ds.train.x, ds.num_classes)
-    return METHODS[method](ds.in_features, widths, ds.num_classes, **kwargs)
+    return cls(ds.in_features, widths, ds.num_classes, **kwargs)
+
+
+def base_method(method: str) -> str:
+    """``"hff-conv"`` -> ``"hff"``: the algorithm, whatever the architecture."""
+    return method[:-len("-conv")] if method.endswith("-conv") else method
+
+
+# The conv kinds register themselves on import; importing here makes every
+# kind available wherever the registry is used (CLI, checkpoints, benchmarks).
+from . import conv  # noqa: E402,F401  (after the registry exists: conv registers into it)

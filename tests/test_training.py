@@ -154,3 +154,29 @@ def test_cli_reports_bad_input_cleanly():
     assert r.returncode == 2 and "tau=0.0: must be > 0" in r.stderr
     r = _cli("evaluate", "nonexistent.pt")
     assert r.returncode == 2 and "No checkpoint" in r.stderr
+
+
+def test_cli_trains_and_evaluates_conv_models(tmp_path):
+    ckpt = tmp_path / "hff-conv.pt"
+    r = _cli("train", "--method", "hff-conv", "--dataset", "digits", "--channels", "8,16", "--epochs", "2",
+             "--batch-size", "64", "--augment", "--quiet", "--save", str(ckpt))
+    assert r.returncode == 0, r.stderr
+    assert "channels [8, 16]" in r.stdout and "final test accuracy (hff-conv sum)" in r.stdout
+    acc = float(r.stdout.split("final test accuracy (hff-conv last):")[1].split()[0])
+    r = _cli("evaluate", str(ckpt))
+    assert r.returncode == 0, r.stderr
+    assert f"test accuracy (hff-conv last): {acc:.4f}" in r.stdout
+    r = _cli("compare", "--methods", "ff-conv,bp-conv", "--dataset", "digits", "--channels", "8",
+             "--epochs", "1", "--subset", "300", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "| ff-conv goodness |" in r.stdout and "| bp-conv |" in r.stdout
+
+
+def test_build_dispatches_conv_kinds(digits):
+    from hff_edu import conv, data, models
+    assert isinstance(models.build("hff-conv", digits, [4, 8]), conv.HFFConvNet)
+    assert isinstance(conv.build("ff", digits, [4]), conv.FFConvNet)
+    flat = data.from_arrays(digits.train.x.reshape(len(digits.train), -1).numpy(), digits.train.y.numpy(),
+                            digits.test.x.reshape(len(digits.test), -1).numpy(), digits.test.y.numpy())
+    with pytest.raises(ValueError, match="needs images"):
+        models.build("bp-conv", flat, [4])
