@@ -89,9 +89,13 @@ class HFFLayer(nn.Module):
         self.relu = relu
         self.prototypes = Prototypes(num_classes, per_class, out_features, init, learnable, seed, tau_p)
 
-    def forward(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def embed(self, u: torch.Tensor) -> torch.Tensor:
+        """``z`` alone: what the next layer reads (its scores are a side branch)."""
         h = self.linear(u)
-        z = sphere(F.relu(h) if self.relu else h)
+        return sphere(F.relu(h) if self.relu else h)
+
+    def forward(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.embed(u)
         return z, self.prototypes.scores(z)
 
 
@@ -203,7 +207,16 @@ class HFFNet(MLPModel):
     @torch.no_grad()
     def predict(self, x: torch.Tensor, rule: str | None = None, skip_first: bool | None = None) -> torch.Tensor:
         """``last``: argmax of the last layer's S; ``sum``: argmax of sum_l softmax(S_l / tau),
-        leaving layer 1 out when ``skip_first`` (default: the model's ``sum_skip_first``)."""
+        leaving layer 1 out when ``skip_first`` (default: the model's ``sum_skip_first``).
+
+        The ``last`` rule scores only the last layer: with many classes the
+        prototype products (N x d x C per layer) are a real part of the pass.
+        """
+        if _check_rule(rule or self.rule) == "last":
+            a = self.flat_input(x)
+            for layer in self.layers[:-1]:
+                a = layer.embed(a)
+            return self.layers[-1](a)[1].argmax(1)
         return self._combine(self.layer_scores(x), rule, skip_first)
 
     def _combine(self, scores: list[torch.Tensor], rule: str | None = None,

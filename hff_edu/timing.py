@@ -41,7 +41,7 @@ from torch.utils._pytree import tree_flatten
 from . import __version__
 from .models import METHODS
 from .protocol import LocalModel
-from .train import param_groups
+from .train import make_optimizer
 
 #: what we time at inference: name -> (method, predict keyword arguments)
 INFERENCE_VARIANTS = {
@@ -143,17 +143,19 @@ def time_inference(model: LocalModel, x: torch.Tensor, repeats: int = 7, warmup:
 
 
 def count_forward_passes(model: LocalModel, x: torch.Tensor, **predict_kwargs) -> int:
-    """How many times one ``predict`` runs the first layer: a forward hook counts them.
+    """How many times one ``predict`` runs the first layer's weights: a forward hook counts them.
 
     FF's goodness mode runs the whole net once per candidate label (C passes);
-    FF's one-pass softmax, HFF and the baselines run it once.
+    FF's one-pass softmax, HFF and the baselines run it once. The hook sits on
+    the first ``Linear`` (not the layer module), so it counts however the layer is entered.
     """
     calls = [0]
 
     def hook(module, inputs, output):
         calls[0] += 1
 
-    handle = model.layers[0].register_forward_hook(hook)
+    first = next(m for m in model.layers[0].modules() if isinstance(m, torch.nn.Linear))
+    handle = first.register_forward_hook(hook)
     try:
         with torch.inference_mode():
             model.eval().predict(x.to(model.device), **predict_kwargs)
@@ -393,7 +395,7 @@ def time_training(models: dict, split, batch_size: int = 100, lr: float = 1e-3, 
     state = {}
     for name, model in models.items():
         model.to(device).train()
-        opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
+        opt = make_optimizer(model, "adam", lr)
         gen = torch.Generator(device=device).manual_seed(seed)
         perm = torch.randperm(n, device=device, generator=gen)
         sums = torch.zeros(len(model.loss_names), device=device)
@@ -449,7 +451,7 @@ def training_phases(models: dict, split, batch_size: int = 100, lr: float = 1e-3
     fns = {}
     for name, model in models.items():
         model.to(device).train()
-        opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
+        opt = make_optimizer(model, "adam", lr)
         _fit_step(model, opt, x, y, None)  # Adam's state
         fns[(name, "forward_ms")] = (lambda m: lambda: m.local_losses(x, y))(model)
         fns[(name, "forward_backward_ms")] = (
@@ -467,7 +469,7 @@ def training_phases(models: dict, split, batch_size: int = 100, lr: float = 1e-3
 def training_flops(model: LocalModel, split, batch_size: int = 100, lr: float = 1e-3) -> dict:
     """:func:`count_flops` of one training step as ``train.fit`` runs it (forward, backward, Adam)."""
     model.train()
-    opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
+    opt = make_optimizer(model, "adam", lr)
     x, y = split.x[:batch_size].to(model.device), split.y[:batch_size].to(model.device)
     out = count_flops(lambda: _fit_step(model, opt, x, y, None))
     model.eval()
@@ -487,7 +489,7 @@ def profile_training(models: dict, split, batch_size: int = 100, lr: float = 1e-
     fns = {}
     for name, model in models.items():
         model.to(device).train()
-        opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
+        opt = make_optimizer(model, "adam", lr)
         gen = torch.Generator(device=device).manual_seed(seed)
         fns[name] = (lambda m, o, g: lambda: _fit_step(m, o, x, y, g))(model, opt, gen)
     out = profile_interleaved(fns, rounds, steps, device, top)
@@ -626,7 +628,7 @@ def activation_memory(model: LocalModel, x: torch.Tensor, y: torch.Tensor, lr: f
     device = torch.device(device) if device is not None else model.device
     model.to(device).train()
     x, y = x.to(device), y.to(device)
-    opt = torch.optim.Adam(param_groups(model, 0.0), lr=lr)
+    opt = make_optimizer(model, "adam", lr)
     _fit_step(model, opt, x, y, None)  # creates the optimiser state
     opt.zero_grad(set_to_none=True)
     synchronize(device)

@@ -66,8 +66,9 @@ def test_label_mode_chosen_from_data():
 
 
 def count_first_layer_calls(model, fn):
+    """Forward passes = calls of the first layer's weight product (however the layer is entered)."""
     calls = []
-    handle = model.layers[0].register_forward_hook(lambda *a: calls.append(1))
+    handle = model.layers[0].linear.register_forward_hook(lambda *a: calls.append(1))
     try:
         fn()
     finally:
@@ -269,3 +270,23 @@ def test_ff_streamed_head_matches_autograd(negatives):
     assert torch.allclose(net.head.weight.grad, w.grad, atol=1e-6)
     assert torch.allclose(net.head.bias.grad, b.grad, atol=1e-6)
     assert all(p.grad is None for p in net.layers.parameters())  # the head's loss reaches only the head
+
+
+def test_hff_last_rule_scores_only_the_last_layer(monkeypatch):
+    """Same prediction as the last layer's argmax, with one prototype product instead of L."""
+    from hff_edu import conv
+    torch.manual_seed(0)
+    mlp, x = hff.HFFNet(12, [16, 16, 16], 7, seed=0), torch.randn(20, 12)
+    cnn, img = conv.HFFConvNet(1, [4, 8], 7, seed=0), torch.randn(20, 1, 8, 8)
+    calls = []
+    original = hff.Prototypes.scores
+    monkeypatch.setattr(hff.Prototypes, "scores", lambda self, z: calls.append(1) or original(self, z))
+    for model, inp in ((mlp, x), (cnn, img)):
+        model.eval()
+        expected = model.layer_scores(inp)[-1].argmax(1)
+        calls.clear()
+        assert torch.equal(model.predict(inp, rule="last"), expected)
+        assert len(calls) == 1
+        calls.clear()
+        model.predict(inp, rule="sum")
+        assert len(calls) == model.num_layers
