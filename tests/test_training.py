@@ -180,3 +180,19 @@ def test_build_dispatches_conv_kinds(digits):
                             digits.test.x.reshape(len(digits.test), -1).numpy(), digits.test.y.numpy())
     with pytest.raises(ValueError, match="needs images"):
         models.build("bp-conv", flat, [4])
+
+
+def test_optimizer_groups_and_fused_adam():
+    from hff_edu import hff
+    from hff_edu.train import make_optimizer, param_groups
+    model = hff.HFFNet(12, [8, 8], 3)
+    protos = {id(layer.prototypes.raw) for layer in model.layers}
+    decayed, plain = param_groups(model, 1e-4)
+    assert decayed["weight_decay"] == 1e-4 and plain["weight_decay"] == 0.0
+    assert {id(p) for p in plain["params"]} == protos and not protos & {id(p) for p in decayed["params"]}
+    assert len(param_groups(model, 0.0)) == 1  # nothing to tell apart: one optimiser pass
+    opt = make_optimizer(model, "adam", 1e-3)
+    assert opt.defaults["fused"] is True
+    assert isinstance(make_optimizer(model, "sgd", 0.1), torch.optim.SGD)
+    with pytest.raises(ValueError, match="Unknown optimizer 'rmsprop'"):
+        make_optimizer(model, "rmsprop")
