@@ -51,8 +51,6 @@ def load(path: str | os.PathLike, device=None) -> tuple[LocalModel, dict]:
     payload = _read(path)
     kind = payload["kind"]
     if kind not in CLASSES:
-        _register_conv()
-    if kind not in CLASSES:
         raise ValueError(f"{path} holds a {kind}, which this version of hff_edu does not know.")
     model = CLASSES[kind](**payload["config"])
     model.load_state_dict(payload["state_dict"])
@@ -79,13 +77,6 @@ def _arch(config: dict) -> dict:
     keys = ("in_features", "in_channels", "widths", "channels", "num_classes", "protos_per_class",
             "label_mode", "head_dim", "input_size", "pool", "convs_per_block", "label_every_block")
     return {k: config[k] for k in keys if k in config}
-
-
-def _register_conv() -> None:
-    try:  # conv models live in their own module; import registers them
-        from . import conv  # noqa: F401
-    except ImportError:
-        pass
 
 
 # ----------------------------------------------------------------------------

@@ -124,6 +124,7 @@ def final_scores(model, split) -> dict:
 
 
 def run_one(method: str, ds, a) -> dict:
+    start = time.perf_counter()
     sizes = a.channels if method.endswith("-conv") else a.widths
     model = build(method, ds, sizes, **_model_kwargs(method, a))
     lr = a.lr if a.lr is not None else DEFAULT_LR[method]
@@ -131,7 +132,8 @@ def run_one(method: str, ds, a) -> dict:
     history = fit(model, ds, epochs=a.epochs, batch_size=a.batch_size, lr=lr, weight_decay=a.weight_decay,
                   optimizer=a.optimizer, schedule=a.schedule, cooldown=not a.no_cooldown, seed=a.seed,
                   progress=not a.quiet, device=a.device, augment=augment)
-    return dict(model=model, history=history, scores=final_scores(model, ds.test))
+    scores = final_scores(model, ds.test)
+    return dict(model=model, history=history, scores=scores, wall_s=time.perf_counter() - start)
 
 
 def cmd_train(a) -> int:
@@ -143,7 +145,9 @@ def cmd_train(a) -> int:
     print(out["history"].table())
     for name, acc in out["scores"].items():
         print(f"final test accuracy ({name}): {acc:.4f}")
-    print(f"seconds per epoch: {out['history'].seconds_per_epoch:.2f}")
+    train_s = sum(out["history"].column("seconds"))
+    print(f"seconds per epoch: {out['history'].seconds_per_epoch:.2f}; training time {train_s:.0f} s "
+          f"({train_s / 60:.1f} min), wall time incl. evaluation {out['wall_s']:.0f} s ({out['wall_s'] / 60:.1f} min)")
     if a.save:
         path = checkpoint.save(out["model"], a.save, history=out["history"].to_dict(), method=a.method,
                                dataset=a.dataset, subset=a.subset, test_subset=a.test_subset, seed=a.seed)

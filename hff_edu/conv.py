@@ -36,9 +36,9 @@ inside each block (through two convolutions), never across blocks.
 averages updated) and ``eval()`` (running averages): ``train.fit`` switches
 modes for you; call ``model.eval()`` yourself before predicting by hand.
 
-Run as a script to train one model and print the per-epoch table::
+Train one from the command line (per-epoch table, final accuracy, training and wall time)::
 
-    python -m hff_edu.conv --dataset fashion-mnist --method hff --channels 64,128,256 --epochs 10 --augment
+    python -m hff_edu train --method hff-conv --dataset fashion-mnist --channels 64,128,256 --epochs 10 --augment
 """
 from __future__ import annotations
 
@@ -305,9 +305,9 @@ class HFFConvNet(ConvModel):
     def predict(self, x: torch.Tensor, rule: str | None = None) -> torch.Tensor:
         """``last``: argmax of the last block's S; ``sum``: argmax of sum_l softmax(S_l / tau)."""
         rule = _check_rule(rule or self.rule)
+        if rule == "last":  # only the last block's head: the others are side branches
+            return self.heads[-1](self._blocks_forward(self.image_input(x))[-1])[1].argmax(1)
         scores = self.layer_scores(x)
-        if rule == "last":
-            return scores[-1].argmax(1)
         start = 1 if self.sum_skip_first and len(scores) > 1 else 0
         return sum((s / self.tau).softmax(1) for s in scores[start:]).argmax(1)
 
@@ -663,7 +663,7 @@ class LocalCEConvNet(ConvModel):
 
 
 # ----------------------------------------------------------------------------
-# 5. registry, building for a dataset, training cache, command line
+# 5. registry, building for a dataset, training cache
 
 #: method name -> conv model class
 CONV_METHODS = {"hff-conv": HFFConvNet, "ff-conv": FFConvNet, "bp-conv": BPConvNet,
@@ -683,108 +683,13 @@ def build(method: str, ds, channels, **kwargs) -> ConvModel:
 
 def train_or_load(method: str, ds, channels, fit_kwargs: dict | None = None, cache_dir=None,
                   retrain: bool = False, data_kwargs: dict | None = None, **model_kwargs):
-    """:func:`hff_edu.checkpoint.train_or_load` for conv models: train, or load from the cache.
-
-    Same cache folder and key (method, model arguments, dataset and its subset,
-    training arguments incl. ``augment``'s repr, package version). Returns
-    ``(model, history)``.
-    """
-    from .checkpoint import cache_key, load, save
-    from .data import data_root
-    from .train import History, fit
+    """:func:`hff_edu.checkpoint.train_or_load` for conv models (``"hff"`` or ``"hff-conv"``, ...):
+    train, or load from the same cache. Returns ``(model, history)``."""
+    from .checkpoint import train_or_load as cached
     name = _SHORT.get(method, method)
-    fit_kwargs = dict(fit_kwargs or {})
-    data_kwargs = dict(data_kwargs or {}, train_size=len(ds.train), test_size=len(ds.test))
-    key_kwargs = {k: v for k, v in fit_kwargs.items() if k not in ("progress", "callbacks", "device")}
-    key = cache_key(name, dict(model_kwargs, channels=list(channels)), ds.name, key_kwargs, data_kwargs)
-    folder = (data_root() / "models") if cache_dir is None else cache_dir
-    from pathlib import Path
-    path = Path(folder) / f"{name}-{ds.name}-{key}.pt"
-    if path.is_file() and not retrain and not fit_kwargs.get("callbacks"):
-        model, extra = load(path)
-        return model, History.from_dict(extra["history"])
-    model = build(name, ds, channels, **model_kwargs)
-    history = fit(model, ds, **fit_kwargs)
-    save(model, path, history=history.to_dict(), method=name, dataset=ds.name)
-    return model, history
-
-
-def final_scores(model: ConvModel, split) -> dict:
-    """Test accuracy under every prediction rule/mode the model has."""
-    from .train import accuracy
-    if isinstance(model, HFFConvNet):
-        return {"hff last": accuracy(model, split, rule="last"), "hff sum": accuracy(model, split, rule="sum")}
-    if isinstance(model, FFConvNet):
-        return {"ff goodness": accuracy(model, split, mode="goodness"),
-                "ff softmax": accuracy(model, split, mode="softmax")}
-    return {type(model).__name__: accuracy(model, split)}
-
-
-def main(argv=None) -> int:
-    import argparse
-    import time
-
-    from . import checkpoint, data
-    from .augment import for_dataset
-    from .train import fit
-
-    p = argparse.ArgumentParser(prog="python -m hff_edu.conv", description=(
-        "Train one convolutional model (hff, ff, bp, local-ce) and print the per-epoch table, "
-        "the final test accuracy and the wall time."))
-    p.add_argument("--dataset", default="fashion-mnist", choices=data.DATASETS)
-    p.add_argument("--method", default="hff", choices=list(_SHORT) + list(CONV_METHODS))
-    p.add_argument("--channels", default="64,128,256", help="block widths, e.g. 64,128,256")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--optimizer", default="adam", choices=["adam", "adamw", "sgd"])
-    p.add_argument("--no-cooldown", action="store_true", help="constant learning rate")
-    p.add_argument("--augment", action="store_true", help="random crop + flip (hff_edu.augment.for_dataset)")
-    p.add_argument("--subset", type=int, default=None)
-    p.add_argument("--test-subset", type=int, default=None)
-    p.add_argument("--head-dim", type=int, default=None, help="HFF/local-CE AuxConv size d")
-    p.add_argument("--convs-per-block", type=int, default=1, choices=[1, 2])
-    p.add_argument("--loss", default="ff", choices=["ff", "symba"], help="conv FF loss")
-    p.add_argument("--margin", type=float, default=0.0, help="HFF smooth margin")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--save", default=None, metavar="PATH")
-    p.add_argument("--quiet", action="store_true")
-    a = p.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    name = _SHORT.get(a.method, a.method)
-    ds = data.load(a.dataset, subset=a.subset, test_subset=a.test_subset, seed=a.seed)
-    print(ds.describe())
-    kw = dict(seed=a.seed, convs_per_block=a.convs_per_block)
-    if name == "hff-conv":
-        kw.update(head_dim=a.head_dim, margin=a.margin)
-    elif name == "local-ce-conv":
-        kw.update(head_dim=a.head_dim)
-    elif name == "ff-conv":
-        kw.update(loss=a.loss)
-    model = build(name, ds, [int(c) for c in a.channels.split(",")], **kw)
-    augment = for_dataset(a.dataset, seed=a.seed) if a.augment else None
-    print(f"{name} channels {model.channels}, {a.epochs} epochs, batch {a.batch_size}, lr {a.lr}, "
-          f"augment {augment}, {torch.get_num_threads()} threads, "
-          f"{sum(p.numel() for p in model.parameters())} parameters")
-    start = time.perf_counter()
-    history = fit(model, ds, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
-                  weight_decay=a.weight_decay, optimizer=a.optimizer, cooldown=not a.no_cooldown,
-                  seed=a.seed, progress=not a.quiet, device=a.device, augment=augment)
-    wall = time.perf_counter() - start
-    print(history.table())
-    for key, acc in final_scores(model, ds.test).items():
-        print(f"final test accuracy ({key}): {acc:.4f}")
-    train_s = sum(history.column("seconds"))
-    print(f"training time {train_s:.0f} s ({train_s / 60:.1f} min), wall time incl. evaluation "
-          f"{wall:.0f} s ({wall / 60:.1f} min)")
-    if a.save:
-        checkpoint.save(model, a.save, history=history.to_dict(), method=name, dataset=a.dataset)
-        print(f"saved {a.save}")
-    return 0
+    if name not in CONV_METHODS:
+        raise ValueError(f"Unknown conv method {method!r}: choose one of {', '.join(CONV_METHODS)}.")
+    return cached(name, ds, channels, fit_kwargs, cache_dir, retrain, data_kwargs, **model_kwargs)
 
 
 def _register() -> None:
@@ -795,8 +700,3 @@ def _register() -> None:
 
 
 _register()
-
-if __name__ == "__main__":
-    # Run the imported module's main, so that classes are the same objects as hff_edu.conv's.
-    from hff_edu import conv as _conv
-    raise SystemExit(_conv.main())
