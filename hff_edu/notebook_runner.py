@@ -53,6 +53,37 @@ def notebook_env(profile: str = "classroom") -> None:
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 
+def repoll_kernel_messages(step: float = 1.0) -> None:
+    """Work around an intermittent hang of papermill/nbclient on ``ipywidgets`` cells.
+
+    After a widget cell (``interact``) the kernel's reply sometimes sits in the
+    socket while the client's single long ``poll`` never wakes up, so the run
+    stalls until the cell timeout, then interrupts the kernel and goes on (seen here
+    in about 1 of 16 executions of a widget cell; upstream: jupyter/nbclient#312).
+    Polling in short steps up to the same deadline picks the waiting message up
+    within ``step`` seconds. Patches jupyter_client's async channel in this process only.
+    """
+    from queue import Empty
+
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    if getattr(AsyncZMQSocketChannel.get_msg, "_repolls", False):
+        return
+    single_poll = AsyncZMQSocketChannel.get_msg
+
+    async def get_msg(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = step if deadline is None else max(0.0, min(step, deadline - time.monotonic()))
+            try:
+                return await single_poll(self, timeout=left)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    get_msg._repolls = True
+    AsyncZMQSocketChannel.get_msg = get_msg
+
+
 class NotebookFailed(RuntimeError):
     """A notebook raised; the message names the notebook and the cell."""
 
@@ -61,6 +92,7 @@ def execute(path: Path, profile: str = "smoke", out_dir: Path | None = None, tim
             html: bool = False, parameters: dict | None = None) -> float:
     """Run one notebook with papermill; returns the wall time in seconds."""
     import papermill as pm
+    repoll_kernel_messages()
     if profile not in PROFILES:
         raise ValueError(f"Unknown profile {profile!r}: choose one of {', '.join(PROFILES)}.")
     notebook_env(profile)
