@@ -1,3 +1,5 @@
+import sys
+
 import matplotlib
 import pytest
 import torch
@@ -16,3 +18,11 @@ def _one_thread():
     # The test models are tiny: one intra-op thread is as fast, and it does not
     # stall on thread barriers when the machine is busy with other work.
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    # Figure tests leave their figures open; close them so memory does not pile up.
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

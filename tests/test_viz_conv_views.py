@@ -1,21 +1,10 @@
 """Figures of hff_edu.viz.conv_views: they return Figures with the expected content, and fail clearly."""
-import matplotlib
+import pytest
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from hff_edu.train import History  # noqa: E402
-from hff_edu.viz import conv_views as cv  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close():
-    yield
-    plt.close("all")
+from hff_edu.train import History
+from hff_edu.viz import conv_views as cv
 
 
 def test_augmentations_grid():

@@ -1,23 +1,12 @@
 """Figures of 00_local_learning (viz.data_views) and 01_forward_forward (viz.ff_views)."""
-import matplotlib
+import pytest
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from hff_edu import baselines, ff, hff  # noqa: E402
-from hff_edu.train import History  # noqa: E402
-from hff_edu.viz import data_views as dv  # noqa: E402
-from hff_edu.viz import ff_views as fv  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close():
-    yield
-    plt.close("all")
+from hff_edu import baselines, ff, hff
+from hff_edu.train import History
+from hff_edu.viz import data_views as dv
+from hff_edu.viz import ff_views as fv
 
 
 # ---------------------------------------------------------------- data_views

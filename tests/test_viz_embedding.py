@@ -1,23 +1,12 @@
 """hff_edu.viz.embedding_views: sphere coordinates, the PCA fallback, snapshot plots, alignment/uniformity."""
 import builtins
 
-import matplotlib
+import numpy as np
+import pytest
+import torch
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-from hff_edu import geometry  # noqa: E402
-from hff_edu.viz import embedding_views as ev  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+from hff_edu import geometry
+from hff_edu.viz import embedding_views as ev
 
 
 def _clusters(n_per=20, c=4, d=10, seed=0):

@@ -1,25 +1,14 @@
 """Figures of 02_prototype_geometry and 03_hff_training: they draw what they claim and reject bad input."""
 import math
 
-import matplotlib
+import pytest
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from hff_edu import geometry, hff  # noqa: E402
-from hff_edu.train import History  # noqa: E402
-from hff_edu.viz import geometry_views as gv  # noqa: E402
-from hff_edu.viz import training_views as tv  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+from hff_edu import geometry, hff
+from hff_edu.train import History
+from hff_edu.viz import geometry_views as gv
+from hff_edu.viz import training_views as tv
 
 
 def _ring(n=3):
