@@ -105,7 +105,10 @@ def _model_kwargs(method: str, a) -> dict:
             kw.update(head_dim=a.head_dim)
     elif base == "ff":
         kw.update(theta=a.theta, negatives=a.negatives, predict_mode=a.ff_mode)
-        kw.update(loss=a.ff_loss) if conv else kw.update(label_scale=a.label_scale)
+        if conv:
+            kw.update(loss=a.ff_loss)
+        else:
+            kw.update(label_scale=a.label_scale)
     elif method == "local-ce-conv":
         kw.update(head_dim=a.head_dim)
     return kw

@@ -440,18 +440,24 @@ def time_training(models: dict, split, batch_size: int = 100, lr: float = 1e-3, 
     return out
 
 
+def _step_setup(models: dict, split, batch_size: int, lr: float, device):
+    """One batch on ``device``, every model moved there in train mode, and its optimiser as ``fit`` makes it."""
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    x, y = split.x[:batch_size].to(device), split.y[:batch_size].to(device)
+    opts = {name: make_optimizer(model.to(device).train(), "adam", lr) for name, model in models.items()}
+    return x, y, opts
+
+
 def training_phases(models: dict, split, batch_size: int = 100, lr: float = 1e-3, repeats: int = 9,
                     min_block_s: float = 0.5, device=None) -> dict:
     """Median milliseconds of the phases of one training step, every model and phase timed
     interleaved (:func:`time_calls`): ``forward_ms`` (the losses, autograd graph built),
     ``forward_backward_ms`` (``zero_grad`` + ``backward_local``) and ``step_ms`` (Adam's
     ``step``). A robust, coarse profile: it says which phase makes one method slower."""
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    x, y = split.x[:batch_size].to(device), split.y[:batch_size].to(device)
+    x, y, opts = _step_setup(models, split, batch_size, lr, device)
     fns = {}
     for name, model in models.items():
-        model.to(device).train()
-        opt = make_optimizer(model, "adam", lr)
+        opt = opts[name]
         _fit_step(model, opt, x, y, None)  # Adam's state
         fns[(name, "forward_ms")] = (lambda m: lambda: m.local_losses(x, y))(model)
         fns[(name, "forward_backward_ms")] = (
@@ -484,14 +490,11 @@ def profile_training(models: dict, split, batch_size: int = 100, lr: float = 1e-
     Each step is ``train.fit``'s step. Per model (per step, ms): ``total_ms`` (op self
     time), ``matmul_ms``, ``optimizer_ms`` (Adam's ``step``, its ops included) and
     ``forward_backward_ms`` (the rest), with the top operators."""
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    x, y = split.x[:batch_size].to(device), split.y[:batch_size].to(device)
+    x, y, opts = _step_setup(models, split, batch_size, lr, device)
     fns = {}
     for name, model in models.items():
-        model.to(device).train()
-        opt = make_optimizer(model, "adam", lr)
-        gen = torch.Generator(device=device).manual_seed(seed)
-        fns[name] = (lambda m, o, g: lambda: _fit_step(m, o, x, y, g))(model, opt, gen)
+        gen = torch.Generator(device=x.device).manual_seed(seed)
+        fns[name] = (lambda m, o, g: lambda: _fit_step(m, o, x, y, g))(model, opts[name], gen)
     out = profile_interleaved(fns, rounds, steps, device, top)
     for name, prof in out.items():
         prof["optimizer_ms"] = sum(v for k, v in prof["regions"].items() if k.startswith("Optimizer.step"))
