@@ -4,8 +4,7 @@
 
 See README.md and the notebooks in ``notebooks/``.
 """
-__version__ = "0.1.0"
-
-from . import baselines, data, ff, geometry, hff, train  # noqa: E402,F401
+from . import baselines, data, ff, geometry, hff, train  # noqa: F401
+from .version import __version__
 
 __all__ = ["data", "ff", "hff", "baselines", "train", "geometry", "__version__"]

@@ -1,12 +1,15 @@
-"""Baselines that make the comparison honest, on the same layer widths.
+"""Baselines that make the comparison honest, on the same layers (MLP) and blocks (conv).
 
-- :class:`BPNet`: end-to-end backpropagation, one linear head, cross-entropy.
-- :class:`LocalCENet`: local cross-entropy (Mono-Forward / Nokland-Eidnes "pred"):
-  every layer has its own linear classifier head and its input is detached. No
-  sphere, no prototypes: it isolates what the hypersphere and the prototypes
-  add on top of plain local classification.
+- :class:`BPNet`, :class:`BPConvNet`: end-to-end backpropagation, one linear
+  head (after global average pooling for conv), cross-entropy.
+- :class:`LocalCENet`, :class:`LocalCEConvNet`: local cross-entropy
+  (Mono-Forward / Nokland-Eidnes "pred"): every layer or block has its own
+  linear classifier head and its input is detached. No sphere, no prototypes:
+  it isolates what the hypersphere and the prototypes add on top of plain
+  local classification.
 
-Taught in 03_hff_training.
+The same order as ``ff.py`` and ``hff.py``: MLP networks, conv networks, then
+what both predict with. Taught in 03_hff_training and 06_convolutional_hff.
 """
 from __future__ import annotations
 
@@ -14,7 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .blocks import ConvModel, gap
 from .protocol import MLPModel
+
+
+# ----------------------------------------------------------------------------
+# 1. MLP networks
+
+def linear_layers(in_features: int, widths: list[int]) -> nn.ModuleList:
+    """The hidden ``Linear`` layers both baselines stack (the ReLU is applied in forward)."""
+    sizes = [in_features] + widths
+    return nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 class BPNet(MLPModel):
@@ -30,8 +43,7 @@ class BPNet(MLPModel):
         super().__init__(in_features, widths, num_classes, config=dict(seed=seed))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            sizes = [in_features] + self.widths
-            self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+            self.layers = linear_layers(in_features, self.widths)
             self.head = nn.Linear(self.widths[-1], num_classes)
 
     @property
@@ -42,11 +54,25 @@ class BPNet(MLPModel):
     def layer_names(self) -> list[str]:
         return ["output"]
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        a = self.flat_input(x)
+    def hidden(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every hidden layer's activity; no detach: gradients flow through all of them."""
+        a, out = x, []
         for layer in self.layers:
-            a = F.relu(layer(a))  # no detach: gradients flow through every layer
-        return self.head(a)
+            a = F.relu(layer(a))
+            out.append(a)
+        return out
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's input: the last hidden layer's activity."""
+        return self.hidden(x)[-1]
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(self.model_input(x)))
+
+    def embeddings(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Per-layer hidden activities, for visualisation."""
+        with torch.no_grad():
+            return self.hidden(self.model_input(x))
 
     def iter_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None):
         """One loss, the cross-entropy at the output: its gradient reaches every layer."""
@@ -61,15 +87,6 @@ class BPNet(MLPModel):
     def layer_predictions(self, x: torch.Tensor) -> list[torch.Tensor]:
         return [self.predict(x)]
 
-    def embeddings(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Per-layer hidden activities, for visualisation."""
-        with torch.no_grad():
-            a, out = self.flat_input(x), []
-            for layer in self.layers:
-                a = F.relu(layer(a))
-                out.append(a)
-            return out
-
 
 class LocalCENet(MLPModel):
     """``Linear -> ReLU`` layers, each with its own linear head and cross-entropy, detached between layers."""
@@ -78,49 +95,143 @@ class LocalCENet(MLPModel):
         super().__init__(in_features, widths, num_classes, config=dict(seed=seed))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            sizes = [in_features] + self.widths
-            self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+            self.layers = linear_layers(in_features, self.widths)
             self.heads = nn.ModuleList(nn.Linear(w, num_classes) for w in self.widths)
 
     @property
     def loss_names(self) -> list[str]:
         return self.layer_names
 
+    def unit(self, i: int, a: torch.Tensor) -> torch.Tensor:
+        """Layer i's activity from its (detached) input."""
+        return F.relu(self.layers[i](a))
+
+    def hidden(self, x: torch.Tensor, detach: bool = True) -> list[torch.Tensor]:
+        """Every layer's activity, each computed from a detached input unless ``detach=False``."""
+        a, out = x, []
+        for i in range(self.num_layers):
+            a = self.unit(i, a.detach() if detach else a)
+            out.append(a)
+        return out
+
     def activities(self, x: torch.Tensor, detach: bool = True) -> tuple[list, list]:
         """One forward pass: every layer's activity and its head's logits."""
-        a, hs, logits = x, [], []
-        for layer, head in zip(self.layers, self.heads):
-            a = F.relu(layer(a.detach() if detach else a))
-            hs.append(a)
-            logits.append(head(a))
-        return hs, logits
+        hs = self.hidden(x, detach)
+        return hs, [head(h) for h, head in zip(hs, self.heads)]
 
     def embeddings(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Per-layer hidden activities, for visualisation."""
         with torch.no_grad():
-            return self.activities(self.flat_input(x))[0]
+            return self.hidden(self.model_input(x))
 
     def iter_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None):
         """Per-layer cross-entropy of each layer's own head, yielded layer by layer."""
-        x = self.flat_input(x)
-        y = self.check_labels(y, x.shape[0])
-        a = x
-        for layer, head in zip(self.layers, self.heads):
-            a = F.relu(layer(a.detach()))
-            yield F.cross_entropy(head(a), y)
+        return local_ce_losses(self, x, y)
 
-    @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """The last layer's head."""
-        return self.activities(self.flat_input(x))[1][-1].argmax(1)
+        return local_ce_logits(self, x)[-1].argmax(1)
 
-    @torch.no_grad()
     def layer_predictions(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return [z.argmax(1) for z in self.activities(self.flat_input(x))[1]]
+        return [z.argmax(1) for z in local_ce_logits(self, x)]
 
 
-def __getattr__(name: str):
-    # The convolutional versions live in hff_edu.conv (imported on first use).
-    if name in ('BPConvNet', 'LocalCEConvNet'):
-        from . import conv
-        return getattr(conv, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# ----------------------------------------------------------------------------
+# 2. conv networks, on the blocks of ``blocks.py``
+
+class BPConvNet(ConvModel):
+    """The same blocks then GAP + one linear head, trained end to end by backprop.
+
+    ``layer_predictions`` has one entry (the output): hidden blocks of a
+    backprop net have no classifier of their own.
+    """
+
+    supports_greedy = False
+
+    def __init__(self, in_channels: int, channels, num_classes: int, pool=True,
+                 convs_per_block: int = 1, batchnorm: bool = True, seed: int = 0):
+        super().__init__(in_channels, channels, num_classes, config=dict(seed=seed), pool=pool,
+                         convs_per_block=convs_per_block, batchnorm=batchnorm)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.blocks = self._make_blocks(self.in_channels)
+            self.head = nn.Linear(self.channels[-1], num_classes)
+
+    # The same bookkeeping as the MLP's: one piece of code serves both.
+    loss_names = BPNet.loss_names
+    layer_names = BPNet.layer_names
+    logits = BPNet.logits
+    iter_losses = BPNet.iter_losses
+    predict = BPNet.predict
+    layer_predictions = BPNet.layer_predictions
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's input: the last block's map, pooled; detach=False: gradients reach every block."""
+        return gap(self._blocks_forward(x, detach=False)[-1])
+
+    def embeddings(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Per-block pooled activity GAP(A_l)."""
+        with torch.no_grad():
+            return [gap(a) for a in self._blocks_forward(self.model_input(x))]
+
+
+class LocalCEConvNet(ConvModel):
+    """The same blocks, each with its own GAP + linear head and cross-entropy, detached between blocks.
+
+    ``head_dim=None`` (default) uses GAP + linear; an int puts the same AuxConv
+    as HFF (1x1 conv to ``head_dim`` channels, GAP, BatchNorm) before the linear layer, so that the
+    comparison with HFF isolates the sphere and the prototypes.
+    """
+
+    def __init__(self, in_channels: int, channels, num_classes: int, head_dim: int | None = None,
+                 pool=True, convs_per_block: int = 1, batchnorm: bool = True, seed: int = 0):
+        super().__init__(in_channels, channels, num_classes, config=dict(head_dim=head_dim, seed=seed),
+                         pool=pool, convs_per_block=convs_per_block, batchnorm=batchnorm)
+        if head_dim is not None and (int(head_dim) != head_dim or head_dim < 1):
+            raise ValueError(f"head_dim={head_dim}: give a positive int or None (GAP + linear).")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.blocks = self._make_blocks(self.in_channels)
+            self.heads = nn.ModuleList(self._head(c, head_dim, num_classes) for c in self.channels)
+
+    @staticmethod
+    def _head(c: int, d: int | None, num_classes: int) -> nn.Module:
+        if d is None:
+            return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
+        return nn.Sequential(nn.Conv2d(c, d, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                             nn.BatchNorm1d(d), nn.Linear(d, num_classes))
+
+    # The same bookkeeping as the MLP's: one piece of code serves both.
+    loss_names = LocalCENet.loss_names
+    iter_losses = LocalCENet.iter_losses
+    predict = LocalCENet.predict
+    layer_predictions = LocalCENet.layer_predictions
+    embeddings = BPConvNet.embeddings
+
+    def unit(self, i: int, a: torch.Tensor) -> torch.Tensor:
+        """Block i's map from its (detached) input."""
+        return self.blocks[i](a)
+
+    def activities(self, x: torch.Tensor, detach: bool = True) -> tuple[list, list]:
+        """One forward pass: every block's map and its head's logits."""
+        maps = self._blocks_forward(x, detach)
+        return maps, [head(a) for a, head in zip(maps, self.heads)]
+
+
+# ----------------------------------------------------------------------------
+# 3. local cross-entropy: training and prediction (both networks)
+
+def local_ce_losses(model, x: torch.Tensor, y: torch.Tensor):
+    """Yield each unit's cross-entropy ``CE(head_l(unit_l(a_{l-1}.detach())), y)``, one at a time."""
+    x = model.model_input(x)
+    y = model.check_labels(y, x.shape[0])
+    a = x
+    for i, head in enumerate(model.heads):
+        a = model.unit(i, a.detach())
+        yield F.cross_entropy(head(a), y)
+
+
+@torch.no_grad()
+def local_ce_logits(model, x: torch.Tensor) -> list[torch.Tensor]:
+    """Every unit's head's logits, from one forward pass."""
+    return model.activities(model.model_input(x))[1]

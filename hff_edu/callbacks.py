@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from .ff import goodness, wrong_labels
 from .protocol import LocalModel
 
 
@@ -54,10 +55,9 @@ class GoodnessSnapshots:
 
     @torch.no_grad()
     def __call__(self, model, epoch: int, history) -> None:
-        from .ff import goodness, wrong_labels
         if epoch % self.every:
             return
-        x = model.flat_input(self.x)
+        x = model.model_input(self.x)
         y = self.y.to(x.device)
         g = torch.Generator(device=x.device).manual_seed(self.seed)
         y_neg = wrong_labels(y, model.num_classes, g)

@@ -1,4 +1,4 @@
-"""Checkpoints (a model with its configuration) and ``train_or_load``, the training cache.
+"""Checkpoints (a model with its configuration) and ``train_or_load``, the training cache of every model kind.
 
 A checkpoint is a ``torch.save`` dict: format tag, model class, constructor
 config, state dict, and optional extras (history, dataset name). ``load``
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
 from .data import DataBundle, data_root
 from .models import CLASSES, build, method_of
 from .protocol import LocalModel
+from .train import History, fit
+from .version import __version__
 
 FORMAT = "hff_edu-checkpoint-1"
 
@@ -100,7 +101,6 @@ def train_or_load(method: str, ds: DataBundle, widths, fit_kwargs: dict | None =
     ``data_kwargs`` should hold the arguments ``ds`` was loaded with (subset, seed).
     Returns ``(model, history)``.
     """
-    from .train import History, fit
     fit_kwargs = dict(fit_kwargs or {})
     data_kwargs = dict(data_kwargs or {}, train_size=len(ds.train), test_size=len(ds.test))
     key_kwargs = {k: v for k, v in fit_kwargs.items() if k not in ("progress", "callbacks", "device")}

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, checkpoint, data
+from . import checkpoint, data
 from .augment import for_dataset
 from .models import DEFAULT_LR, METHODS, base_method, build, method_of
 from .train import accuracy, fit
+from .version import __version__
 
 
 def parse_widths(text: str) -> list[int]:

@@ -1,7 +1,8 @@
-"""Forward-Forward (Hinton, 2022): goodness of positive vs negative data, layer by layer.
+"""Forward-Forward (Hinton, 2022), MLP and conv: goodness of positive vs negative data, layer by layer.
 
-Read side by side with ``hff.py``: the same four parts (layer, loss, network,
-predict), in the same order. Taught in 01_forward_forward.
+Read side by side with ``hff.py``: the same six parts in the same order
+(input, layer/block, loss, MLP network, conv network, predict). Taught in
+01_forward_forward (MLP) and 06_convolutional_hff (conv).
 
 Notation (the notebooks use the same):
 
@@ -15,6 +16,11 @@ Positive data: the input with its true label written into it (one-hot).
 Negative data: the same input with a wrong label, drawn uniformly from the
 C-1 wrong classes (never the true one), or "hard" from the current softmax.
 Each layer's input is detached: no gradient crosses a layer boundary.
+
+The conv version [ours where the paper is silent]: the label enters as C extra
+constant input planes, a block's goodness is the sum over channels of its mean
+square activity, BatchNorm sees positive and negative data together, and
+prediction still tries every label (C forward passes).
 """
 from __future__ import annotations
 
@@ -22,17 +28,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .blocks import ConvModel, gap
 from .protocol import MLPModel, check_positive
 
 EPS = 1e-8
 
 
 # ----------------------------------------------------------------------------
-# 1. input: the label written into the image
+# 1. input: the label written into the data
 
 def rms_norm(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
     """``n(x) = x / (sqrt(mean(x^2)) + eps)``: keeps the direction, drops the length (the goodness)."""
     return x / (x.pow(2).mean(dim=1, keepdim=True).sqrt() + eps)
+
+
+def rms_norm_image(x: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """``n(x) = x / sqrt(mean_{c,h,w} x^2)`` per sample: the next block cannot read the goodness."""
+    return x / (x.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt() + eps)
 
 
 def overlay_label(x: torch.Tensor, label: torch.Tensor | None, num_classes: int,
@@ -62,6 +74,33 @@ def overlay_label(x: torch.Tensor, label: torch.Tensor | None, num_classes: int,
     raise ValueError(f"Unknown label mode {mode!r}: choose 'overwrite' or 'append'.")
 
 
+def label_planes(x: torch.Tensor, label, num_classes: int, mode: str = "channels") -> torch.Tensor:
+    """Write a label into images ``x`` (N, c, H, W): the conv version of :func:`overlay_label`.
+
+    ``mode="channels"`` appends C constant planes, plane c equal to 1 for label c
+    (0 elsewhere); ``mode="overlay"`` overwrites the first C pixels of the top
+    row of every channel with the one-hot code (Hinton's MNIST trick, in 2-D).
+    ``label=None`` gives the neutral label (1/C everywhere); an int labels the whole
+    batch; a float tensor (N, C) is used as the code itself.
+    """
+    n, _, h, w = x.shape
+    if label is None:
+        code = torch.full((n, num_classes), 1.0 / num_classes, device=x.device, dtype=x.dtype)
+    elif torch.is_tensor(label) and label.dim() == 2:  # a ready-made code (N, C)
+        code = label.to(x.dtype)
+    else:
+        if isinstance(label, int):
+            label = torch.full((n,), label, device=x.device, dtype=torch.long)
+        code = F.one_hot(label, num_classes).to(x.dtype)
+    if mode == "channels":
+        return torch.cat([x, code[:, :, None, None].expand(n, num_classes, h, w)], dim=1)
+    if mode == "overlay":
+        out = x.clone()
+        out[:, :, 0, :num_classes] = code[:, None, :]
+        return out
+    raise ValueError(f"Unknown label_mode {mode!r}: choose 'channels' or 'overlay'.")
+
+
 def choose_label_mode(x: torch.Tensor, num_classes: int, tol: float = 1e-6) -> str:
     """``"overwrite"`` when the first C input features are a blank border (constant
     over the data, as in MNIST), else ``"append"`` so that no pixel is lost."""
@@ -85,7 +124,7 @@ def wrong_labels(y: torch.Tensor, num_classes: int, generator=None,
 
 
 # ----------------------------------------------------------------------------
-# 2. layer and loss
+# 2. layer and block, and their goodness
 
 class FFLayer(nn.Module):
     """``h = ReLU(W n(x) + b)``; its goodness ``G(h) = sum_j h_j^2``."""
@@ -103,6 +142,16 @@ def goodness(h: torch.Tensor) -> torch.Tensor:
     return h.pow(2).sum(dim=1)
 
 
+def conv_goodness(a: torch.Tensor, kind: str = "sum") -> torch.Tensor:
+    """Goodness of a feature map per sample: ``sum_c mean_{h,w} a^2`` (``"sum"``, the MLP's
+    sum over units with one unit per channel) or ``mean_{c,h,w} a^2`` (``"mean"``)."""
+    sq = a.pow(2).mean(dim=(2, 3))
+    return sq.mean(1) if kind == "mean" else sq.sum(1)
+
+
+# ----------------------------------------------------------------------------
+# 3. loss
+
 def ff_loss(g_pos: torch.Tensor, g_neg: torch.Tensor, theta: float) -> torch.Tensor:
     """``softplus(theta - G_pos) + softplus(G_neg - theta)``, averaged over the batch.
 
@@ -110,6 +159,12 @@ def ff_loss(g_pos: torch.Tensor, g_neg: torch.Tensor, theta: float) -> torch.Ten
     - log sigmoid(theta - G_neg)`` of "positive" for p(positive) = sigmoid(G - theta).
     """
     return F.softplus(theta - g_pos).mean() + F.softplus(g_neg - theta).mean()
+
+
+def symba_loss(g_pos: torch.Tensor, g_neg: torch.Tensor, alpha: float = 4.0) -> torch.Tensor:
+    """SymBa (Lee & Song, 2023): ``softplus(alpha * (G_neg - G_pos))``: no threshold,
+    positive and negative samples pushed apart symmetrically."""
+    return F.softplus(alpha * (g_neg - g_pos)).mean()
 
 
 class StreamedHeadCE(torch.autograd.Function):
@@ -153,7 +208,7 @@ class StreamedHeadCE(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------------------
-# 3. network
+# 4. MLP network
 
 class FFNet(MLPModel):
     """A Forward-Forward MLP with both prediction modes.
@@ -186,12 +241,10 @@ class FFNet(MLPModel):
         if label_mode == "overwrite" and in_features <= num_classes:
             raise ValueError(f"Cannot overwrite {num_classes} label positions of a {in_features}-feature "
                              "input: use label_mode='append'.")
-        if negatives not in ("uniform", "hard"):
-            raise ValueError(f"Unknown negatives {negatives!r}: choose 'uniform' or 'hard'.")
         self.label_mode = label_mode
         self.label_scale = check_positive("label_scale", label_scale)
-        self.negatives = negatives
-        self.predict_mode = _check_mode(predict_mode)
+        self.negatives = check_negatives(negatives)
+        self.predict_mode = check_mode(predict_mode)
         self.thetas = [check_positive("theta", theta) if theta is not None else float(w)
                        for w in self.widths]
         with torch.random.fork_rng(devices=[]):
@@ -200,12 +253,12 @@ class FFNet(MLPModel):
             sizes = [first] + self.widths
             self.layers = nn.ModuleList(FFLayer(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
             # One-pass softmax head on the normalised activities of layers >= 2.
-            self.head = nn.Linear(sum(self.widths[self._first_scored:]), num_classes)
+            self.head = nn.Linear(sum(self.widths[self.first_scored:]), num_classes)
 
     @property
-    def _first_scored(self) -> int:
+    def first_scored(self) -> int:
         """Index of the first layer whose goodness counts: layer 2 when there are two or more."""
-        return 1 if len(self.widths) > 1 else 0
+        return first_scored(self.num_layers)
 
     @property
     def passes_per_prediction(self) -> int:
@@ -228,10 +281,22 @@ class FFNet(MLPModel):
             hs.append(a)
         return hs
 
+    def layer_goodness(self, h: torch.Tensor) -> torch.Tensor:
+        """``G(h)`` of one layer's activity, per sample."""
+        return goodness(h)
+
+    def head_vector(self, h: torch.Tensor) -> torch.Tensor:
+        """What the softmax head (and a visualisation) reads of a layer: its direction ``n(h)``."""
+        return rms_norm(h)
+
     def embeddings(self, x: torch.Tensor, label=None) -> list[torch.Tensor]:
-        """Per-layer directions ``n(h)`` (neutral label by default), for visualisation."""
+        """Per-layer directions (``head_vector``; neutral label by default), for visualisation."""
         with torch.no_grad():
-            return [rms_norm(h) for h in self.activities(self.flat_input(x), label)]
+            return [self.head_vector(h) for h in self.activities(self.model_input(x), label)]
+
+    def head_features(self, hs: list[torch.Tensor]) -> torch.Tensor:
+        """The softmax head's input: the directions of layers >= 2, concatenated."""
+        return torch.cat([self.head_vector(h) for h in hs[self.first_scored:]], dim=1)
 
     # -- training --------------------------------------------------------------
     def iter_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None):
@@ -241,7 +306,7 @@ class FFNet(MLPModel):
         layer at a time on detached inputs. The head's loss keeps no layer's
         features (see :class:`StreamedHeadCE`), so peak memory stays flat in depth.
         """
-        x = self.flat_input(x)
+        x = self.model_input(x)
         y = self.check_labels(y, x.shape[0])
         head_loss, head_logits = StreamedHeadCE.apply(
             self.head.weight, self.head.bias, lambda: self._iter_head_features(x), y)
@@ -259,55 +324,228 @@ class FFNet(MLPModel):
         a = overlay_label(x, None, self.num_classes, self.label_mode, self.label_scale)
         for i, layer in enumerate(self.layers):
             a = layer(a)
-            if i >= self._first_scored:
+            if i >= self.first_scored:
                 yield rms_norm(a)
 
-    def _head_features(self, hs: list[torch.Tensor]) -> torch.Tensor:
-        return torch.cat([rms_norm(h) for h in hs[self._first_scored:]], dim=1)
-
-    # -- prediction ------------------------------------------------------------
-    @torch.no_grad()
+    # -- prediction: section 6, shared with FFConvNet ---------------------------
     def goodness_scores(self, x: torch.Tensor) -> torch.Tensor:
         """(N, L, C): goodness of every layer for every candidate label (C forward passes)."""
-        x = self.flat_input(x)
-        per_label = [torch.stack([goodness(h) for h in self.activities(x, c)], dim=1)
-                     for c in range(self.num_classes)]
-        return torch.stack(per_label, dim=2)
+        return goodness_scores(self, x)
 
-    @torch.no_grad()
     def predict(self, x: torch.Tensor, mode: str | None = None) -> torch.Tensor:
         """``goodness``: argmax_c of the summed goodness of layers >= 2 over C passes;
         ``softmax``: the linear head on one pass with the neutral label."""
-        mode = _check_mode(mode or self.predict_mode)
-        if mode == "softmax":
-            hs = self.activities(self.flat_input(x), None)
-            return self.head(self._head_features(hs)).argmax(1)
-        return self.goodness_scores(x)[:, self._first_scored:].sum(1).argmax(1)
+        return predict(self, x, mode)
 
-    @torch.no_grad()
     def layer_predictions(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each layer's own goodness argmax over the C labels."""
-        g = self.goodness_scores(x)
-        return [g[:, i].argmax(1) for i in range(self.num_layers)]
+        return layer_predictions(self, goodness_scores(self, x))
+
+    def predict_and_layers(self, x: torch.Tensor):
+        """The prediction and every layer's, from the same C passes in goodness mode."""
+        return predict_and_layers(self, x)
+
+
+# ----------------------------------------------------------------------------
+# 5. conv network
+
+class FFConvNet(ConvModel):
+    """Forward-Forward CNN: the label is C extra input planes; goodness per block.
+
+    Training runs positive (true label), negative (wrong label) and neutral
+    (label 1/C) images through each block as one batch: BatchNorm statistics
+    then mix positive and negative data [ours]. Normalising them apart would
+    give both the same mean square and erase the goodness difference FF learns.
+
+    Args:
+        in_channels: image channels (1 for Fashion-MNIST, 3 for CIFAR).
+        channels: block widths, e.g. ``[64, 128, 256]``.
+        num_classes: C.
+        theta: goodness threshold; ``None`` = c_l for ``goodness="sum"`` (mean square 1
+            per channel, like the MLP's theta = width), 1 for ``"mean"``.
+        label_mode: ``"channels"`` (C one-hot planes) or ``"overlay"`` (top-row pixels).
+        goodness: ``"sum"`` (sum over channels of the spatial mean square, the default [ours])
+            or ``"mean"`` (mean over channels too: gradients c_l times weaker, slow to learn).
+        loss: ``"ff"`` (Hinton's thresholded logistic loss) or ``"symba"``
+            (``softplus(alpha * (G_neg - G_pos))``).
+        alpha: SymBa's scale (4 in Lee & Song).
+        negatives: ``"uniform"`` wrong labels or ``"hard"`` (from the current softmax head).
+        predict_mode: ``"goodness"`` (C passes) or ``"softmax"`` (one neutral pass + linear head).
+        label_every_block: also append the C label planes to every block's input [ours]:
+            a label seen only by the first block reaches deeper blocks only through
+            block 1's features.
+        pool: MaxPool after every block (a bool, or one per block).
+        convs_per_block: 1 (layer-local) or 2 (block-local: two convs, one loss).
+        batchnorm: BatchNorm after every convolution.
+        seed: initialisation seed.
+    """
+
+    def __init__(self, in_channels: int, channels, num_classes: int, theta: float | None = None,
+                 label_mode: str = "channels", goodness: str = "sum", loss: str = "ff",
+                 alpha: float = 4.0, negatives: str = "uniform", predict_mode: str = "goodness",
+                 label_every_block: bool = False, pool=True, convs_per_block: int = 1,
+                 batchnorm: bool = True, seed: int = 0):
+        super().__init__(in_channels, channels, num_classes, config=dict(
+            theta=theta, label_mode=label_mode, goodness=goodness, loss=loss, alpha=alpha,
+            negatives=negatives, predict_mode=predict_mode, label_every_block=label_every_block,
+            seed=seed), pool=pool, convs_per_block=convs_per_block, batchnorm=batchnorm)
+        if label_mode not in ("channels", "overlay"):
+            raise ValueError(f"Unknown label_mode {label_mode!r}: choose 'channels' or 'overlay'.")
+        if goodness not in ("mean", "sum"):
+            raise ValueError(f"Unknown goodness {goodness!r}: choose 'mean' or 'sum'.")
+        if loss not in ("ff", "symba"):
+            raise ValueError(f"Unknown loss {loss!r}: choose 'ff' (threshold) or 'symba'.")
+        self.label_mode, self.goodness_kind, self.loss_kind = label_mode, goodness, loss
+        self.label_every_block = bool(label_every_block)
+        if self.label_every_block and label_mode != "channels":
+            raise ValueError("label_every_block=True needs label_mode='channels'.")
+        self.alpha = check_positive("alpha", alpha, "SymBa's scale; Lee & Song use 4.")
+        self.negatives = check_negatives(negatives)
+        self.predict_mode = check_mode(predict_mode)
+        self.thetas = [check_positive("theta", theta) if theta is not None
+                       else (1.0 if goodness == "mean" else float(c)) for c in self.channels]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            extra = num_classes if label_mode == "channels" else 0
+            later = num_classes if self.label_every_block else 0
+            self.blocks = self._make_blocks(self.in_channels + extra, later)
+            self.head = nn.Linear(sum(self.channels[self.first_scored:]), num_classes)
+
+    # The same bookkeeping as the MLP's: one piece of code serves both.
+    first_scored = FFNet.first_scored
+    passes_per_prediction = FFNet.passes_per_prediction
+    loss_names = FFNet.loss_names
+    embeddings = FFNet.embeddings
+    head_features = FFNet.head_features
+
+    def model_input(self, x: torch.Tensor) -> torch.Tensor:
+        x = super().model_input(x)
+        if self.label_mode == "overlay" and x.shape[3] < self.num_classes:
+            raise ValueError(f"Images {x.shape[3]} pixels wide cannot hold a {self.num_classes}-pixel "
+                             "label overlay: use label_mode='channels'.")
+        return x
+
+    def _block_input(self, i: int, a: torch.Tensor, label) -> torch.Tensor:
+        """What block i sees: the RMS-normalised map (only its direction, not its goodness),
+        with the label planes appended where the label goes into every block."""
+        a = rms_norm_image(a)
+        if i > 0 and self.label_every_block:
+            a = label_planes(a, label, self.num_classes, "channels")
+        return a
+
+    def activities(self, x: torch.Tensor, label) -> list[torch.Tensor]:
+        """One forward pass with ``label`` written in (None = neutral); every block's map."""
+        a, maps = label_planes(x, label, self.num_classes, self.label_mode), []
+        for i, block in enumerate(self.blocks):
+            a = block(self._block_input(i, a.detach(), label))
+            maps.append(a)
+        return maps
+
+    def layer_goodness(self, a: torch.Tensor) -> torch.Tensor:
+        """:func:`conv_goodness` of one block's map, per sample."""
+        return conv_goodness(a, self.goodness_kind)
+
+    def head_vector(self, a: torch.Tensor) -> torch.Tensor:
+        """What the softmax head reads of a block: the direction of its pooled activity
+        ``n(GAP(A_l))`` (the head cannot read the goodness either)."""
+        return rms_norm(gap(a))
 
     @torch.no_grad()
-    def predict_and_layers(self, x: torch.Tensor):
-        """Goodness-mode prediction and per-layer predictions from the same C passes."""
-        if self.predict_mode == "softmax":
-            return self.predict(x), self.layer_predictions(x)
-        g = self.goodness_scores(x)
-        return g[:, self._first_scored:].sum(1).argmax(1), [g[:, i].argmax(1) for i in range(self.num_layers)]
+    def feature_maps(self, x: torch.Tensor, label=None) -> list[torch.Tensor]:
+        """Every block's feature map A_l with ``label`` written in (neutral by default)."""
+        return self.activities(self.model_input(x), label)
+
+    def _loss(self, g_pos, g_neg, theta):
+        if self.loss_kind == "symba":
+            return symba_loss(g_pos, g_neg, self.alpha)
+        return ff_loss(g_pos, g_neg, theta)
+
+    # -- training --------------------------------------------------------------
+    def iter_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None):
+        """Per-block FF losses, then the softmax head's loss.
+
+        Positive, negative and neutral images go through each block as one
+        batch of 3N; the head trains on the neutral third, detached.
+        """
+        x = self.model_input(x)
+        y = self.check_labels(y, x.shape[0])
+        n = x.shape[0]
+        probs = None
+        if self.negatives == "hard":
+            with torch.no_grad():
+                was = self.training
+                self.eval()  # do not let this extra pass touch BatchNorm's running statistics
+                probs = self.head(self.head_features(self.activities(x, None))).softmax(1)
+                self.train(was)
+        y_neg = wrong_labels(y, self.num_classes, generator, probs)
+        labels = [y, y_neg, None]
+        a = torch.cat([label_planes(x, lab, self.num_classes, self.label_mode) for lab in labels])
+        every = torch.cat([F.one_hot(y, self.num_classes).float(), F.one_hot(y_neg, self.num_classes).float(),
+                           torch.full((n, self.num_classes), 1.0 / self.num_classes, device=x.device)])
+        neutral = []
+        for i, (block, theta) in enumerate(zip(self.blocks, self.thetas)):
+            a = block(self._block_input(i, a.detach(), every))
+            g = conv_goodness(a[:2 * n], self.goodness_kind)
+            neutral.append(a[2 * n:].detach())
+            yield self._loss(g[:n], g[n:], theta)
+        yield F.cross_entropy(self.head(self.head_features(neutral)), y)
+
+    # -- prediction: section 6, the same code as the MLP's ----------------------
+    goodness_scores = FFNet.goodness_scores
+    predict = FFNet.predict
+    layer_predictions = FFNet.layer_predictions
+    predict_and_layers = FFNet.predict_and_layers
 
 
-def _check_mode(mode: str) -> str:
+# ----------------------------------------------------------------------------
+# 6. predict (both networks)
+
+def first_scored(num_layers: int) -> int:
+    """Index of the first layer whose goodness counts: 1 (layer 2) when there are two or
+    more layers, as in Hinton's code: layer 1's goodness mostly reads the label itself."""
+    return 1 if num_layers > 1 else 0
+
+
+@torch.no_grad()
+def goodness_scores(model, x: torch.Tensor) -> torch.Tensor:
+    """(N, L, C): every layer's goodness with every candidate label written in: C forward passes."""
+    x = model.model_input(x)
+    per_label = [torch.stack([model.layer_goodness(h) for h in model.activities(x, c)], dim=1)
+                 for c in range(model.num_classes)]
+    return torch.stack(per_label, dim=2)
+
+
+@torch.no_grad()
+def predict(model, x: torch.Tensor, mode: str | None = None) -> torch.Tensor:
+    """``goodness``: argmax_c sum_{l >= 2} G_l(c) over C passes; ``softmax``: the linear
+    head on one pass with the neutral label."""
+    if check_mode(mode or model.predict_mode) == "softmax":
+        hs = model.activities(model.model_input(x), None)
+        return model.head(model.head_features(hs)).argmax(1)
+    return goodness_scores(model, x)[:, model.first_scored:].sum(1).argmax(1)
+
+
+def layer_predictions(model, scores: torch.Tensor) -> list[torch.Tensor]:
+    """Each layer's own argmax over the C labels, from :func:`goodness_scores`."""
+    return [scores[:, i].argmax(1) for i in range(model.num_layers)]
+
+
+@torch.no_grad()
+def predict_and_layers(model, x: torch.Tensor):
+    """Prediction and per-layer predictions; in goodness mode both come from the same C passes."""
+    scores = goodness_scores(model, x)
+    if model.predict_mode == "softmax":
+        return predict(model, x, "softmax"), layer_predictions(model, scores)
+    return scores[:, model.first_scored:].sum(1).argmax(1), layer_predictions(model, scores)
+
+
+def check_mode(mode: str) -> str:
     if mode not in ("goodness", "softmax"):
         raise ValueError(f"Unknown FF prediction mode {mode!r}: choose 'goodness' or 'softmax'.")
     return mode
 
 
-def __getattr__(name: str):
-    # The convolutional versions live in hff_edu.conv (imported on first use).
-    if name in ('FFConvNet',):
-        from . import conv
-        return getattr(conv, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def check_negatives(negatives: str) -> str:
+    if negatives not in ("uniform", "hard"):
+        raise ValueError(f"Unknown negatives {negatives!r}: choose 'uniform' or 'hard'.")
+    return negatives

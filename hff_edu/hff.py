@@ -1,7 +1,8 @@
-"""Hyperspherical Forward-Forward (Sarode et al., 2026): local classification against prototypes.
+"""Hyperspherical Forward-Forward (Sarode et al., 2026), MLP and conv: local classification against prototypes.
 
-Read side by side with ``ff.py``: the same four parts (layer, loss, network,
-predict), in the same order. Taught in 02_prototype_geometry and 03_hff_training.
+Read side by side with ``ff.py``: the same six parts in the same order
+(input, layer/block, loss, MLP network, conv network, predict). Taught in
+02_prototype_geometry and 03_hff_training (MLP), 06_convolutional_hff (conv).
 
 Notation (the notebooks use the same):
 
@@ -13,12 +14,18 @@ Notation (the notebooks use the same):
     L       = cross_entropy((S - m * onehot(y)) / tau, y)
             = softplus((LSE_{c != y} S[c] - S[y] + m) / tau)   (LSE at temperature tau)
 
+Conv version: block l's map A_l goes through an *AuxConv* head,
+
+    z_l = sphere(BN(GAP(Conv1x1(A_l))))         (N, d) on the unit sphere
+
+scored and trained exactly as above; the next block receives A_l, detached.
+
 No negative data and no label in the input: every other class's prototype sits
 in the softmax denominator and is pushed away (the implicit negatives). One
 forward pass trains and one forward pass predicts. Only the paper's abstract is
 public: everything marked [ours] below (temperature default, margin, prototype
-initialisation, prediction rule) is this project's choice, and each is a
-constructor argument here (the notebooks say which is which).
+initialisation, prediction rule, the AuxConv's BatchNorm and its size d) is this
+project's choice, and each is a constructor argument here (the notebooks say which is which).
 """
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .blocks import ConvModel, gap
 from .geometry import init_prototypes
 from .protocol import MLPModel, check_positive
 
@@ -47,7 +55,7 @@ def default_tau(num_classes: int) -> float:
 
 
 # ----------------------------------------------------------------------------
-# 2. layer and loss
+# 2. layer and block head: an embedding on the sphere and its prototypes
 
 class Prototypes(nn.Module):
     """C x K prototypes in R^d, stored unnormalised and normalised on use (always unit norm)."""
@@ -99,6 +107,34 @@ class HFFLayer(nn.Module):
         return z, self.prototypes.scores(z)
 
 
+class AuxConvHead(nn.Module):
+    """``z = sphere(BN(GAP(Conv1x1(A))))`` in R^d, then cosine scores to the prototypes.
+
+    The 1x1 convolution maps the c block channels to d: with d too small it is a
+    bottleneck (d < C*K - 1 cannot even hold C*K equally spread prototypes).
+    BatchNorm over the pooled vector centres it [ours]: the block's output is
+    non-negative (after ReLU), so without centring every z starts in the same
+    orthant, near every other z, and learning starts slowly.
+    """
+
+    def __init__(self, in_channels: int, dim: int, num_classes: int, per_class: int = 1,
+                 init: str = "etf", learnable: bool = True, seed: int = 0, tau_p: float = 0.1):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, dim, 1)
+        self.norm = nn.BatchNorm1d(dim)
+        self.prototypes = Prototypes(num_classes, per_class, dim, init, learnable, seed, tau_p)
+
+    def embed(self, a: torch.Tensor) -> torch.Tensor:
+        return sphere(self.norm(gap(self.conv(a))))
+
+    def forward(self, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.embed(a)
+        return z, self.prototypes.scores(z)
+
+
+# ----------------------------------------------------------------------------
+# 3. loss
+
 def hff_loss(scores: torch.Tensor, y: torch.Tensor, tau: float, margin: float = 0.0) -> torch.Tensor:
     """Smooth-margin loss ``cross_entropy((S - m * onehot(y)) / tau, y)``, averaged over the batch.
 
@@ -110,8 +146,21 @@ def hff_loss(scores: torch.Tensor, y: torch.Tensor, tau: float, margin: float = 
     return F.cross_entropy(scores / tau, y)
 
 
+def check_loss_options(model, tau, protos_per_class, margin, rule, sum_skip_first) -> None:
+    """Check and set what both networks share: ``tau``, ``margin``, the prediction rule."""
+    model.tau = check_positive("tau", tau if tau is not None else default_tau(model.num_classes),
+                               "It is the temperature of the softmax over prototype scores; try 0.1.")
+    if int(protos_per_class) != protos_per_class or protos_per_class < 1:
+        raise ValueError(f"protos_per_class={protos_per_class}: must be a positive integer.")
+    if not margin >= 0:
+        raise ValueError(f"margin={margin}: must be >= 0 (0 turns the margin off).")
+    model.margin = float(margin)
+    model.rule = check_rule(rule)
+    model.sum_skip_first = bool(sum_skip_first)
+
+
 # ----------------------------------------------------------------------------
-# 3. network
+# 4. MLP network
 
 class HFFNet(MLPModel):
     """A Hyperspherical Forward-Forward MLP: every layer classifies against its own prototypes.
@@ -144,15 +193,7 @@ class HFFNet(MLPModel):
             tau=tau, protos_per_class=protos_per_class, margin=margin,
             init=init, learnable=learnable, rule=rule, sum_skip_first=sum_skip_first,
             tau_p=tau_p, last_relu=last_relu, seed=seed))
-        self.tau = check_positive("tau", tau if tau is not None else default_tau(num_classes),
-                                  "It is the temperature of the softmax over prototype scores; try 0.1.")
-        if int(protos_per_class) != protos_per_class or protos_per_class < 1:
-            raise ValueError(f"protos_per_class={protos_per_class}: must be a positive integer.")
-        if not margin >= 0:
-            raise ValueError(f"margin={margin}: must be >= 0 (0 turns the margin off).")
-        self.margin = float(margin)
-        self.rule = _check_rule(rule)
-        self.sum_skip_first = bool(sum_skip_first)
+        check_loss_options(self, tau, protos_per_class, margin, rule, sum_skip_first)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             sizes = [in_features] + self.widths
@@ -180,75 +221,169 @@ class HFFNet(MLPModel):
         return zs, ss
 
     def embeddings(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Per-layer sphere embeddings ``z``, for visualisation."""
+        """Per-layer sphere embeddings ``z``, for visualisation and transfer."""
         with torch.no_grad():
-            return self.activities(self.flat_input(x))[0]
+            return self.activities(self.model_input(x))[0]
 
     def prototypes(self) -> list[torch.Tensor]:
         """Per-layer unit prototypes, each (C, K, d), detached."""
-        return [layer.prototypes.unit.detach() for layer in self.layers]
+        return [m.unit.detach() for m in self.modules() if isinstance(m, Prototypes)]
 
     # -- training --------------------------------------------------------------
     def iter_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None):
         """Per-layer smooth-margin losses, all from one forward pass, yielded layer by layer."""
-        x = self.flat_input(x)
+        x = self.model_input(x)
         y = self.check_labels(y, x.shape[0])
         a = x
         for layer in self.layers:
             a, s = layer(a.detach())
             yield hff_loss(s, y, self.tau, self.margin)
 
-    # -- prediction ------------------------------------------------------------
-    @torch.no_grad()
+    def last_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """The last layer's scores ``S_L`` alone: the others' prototype products are skipped."""
+        a = x
+        for layer in self.layers[:-1]:
+            a = layer.embed(a)
+        return self.layers[-1](a)[1]
+
+    # -- prediction: section 6, shared with HFFConvNet --------------------------
     def layer_scores(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every layer's prototype scores ``S_l`` (N, C) from a single forward pass."""
-        return self.activities(self.flat_input(x))[1]
+        return layer_scores(self, x)
 
-    @torch.no_grad()
     def predict(self, x: torch.Tensor, rule: str | None = None, skip_first: bool | None = None) -> torch.Tensor:
         """``last``: argmax of the last layer's S; ``sum``: argmax of sum_l softmax(S_l / tau),
-        leaving layer 1 out when ``skip_first`` (default: the model's ``sum_skip_first``).
+        leaving layer 1 out when ``skip_first`` (default: the model's ``sum_skip_first``)."""
+        return predict(self, x, rule, skip_first)
 
-        The ``last`` rule scores only the last layer: with many classes the
-        prototype products (N x d x C per layer) are a real part of the pass.
-        """
-        if _check_rule(rule or self.rule) == "last":
-            a = self.flat_input(x)
-            for layer in self.layers[:-1]:
-                a = layer.embed(a)
-            return self.layers[-1](a)[1].argmax(1)
-        return self._combine(self.layer_scores(x), rule, skip_first)
-
-    def _combine(self, scores: list[torch.Tensor], rule: str | None = None,
-                 skip_first: bool | None = None) -> torch.Tensor:
-        rule = _check_rule(rule or self.rule)
-        if rule == "last":
-            return scores[-1].argmax(1)
-        skip = self.sum_skip_first if skip_first is None else skip_first
-        start = 1 if skip and len(scores) > 1 else 0
-        return sum((s / self.tau).softmax(1) for s in scores[start:]).argmax(1)
-
-    @torch.no_grad()
-    def predict_and_layers(self, x: torch.Tensor):
-        """Prediction and per-layer predictions from the same single pass."""
-        scores = self.layer_scores(x)
-        return self._combine(scores), [s.argmax(1) for s in scores]
-
-    @torch.no_grad()
     def layer_predictions(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each layer's own nearest-prototype class (one pass for all layers)."""
-        return [s.argmax(1) for s in self.layer_scores(x)]
+        return [s.argmax(1) for s in layer_scores(self, x)]
+
+    def predict_and_layers(self, x: torch.Tensor):
+        """Prediction and per-layer predictions from the same single pass."""
+        return predict_and_layers(self, x)
 
 
-def _check_rule(rule: str) -> str:
+# ----------------------------------------------------------------------------
+# 5. conv network
+
+class HFFConvNet(ConvModel):
+    """Hyperspherical Forward-Forward CNN: every block classifies against its own prototypes.
+
+    Args:
+        in_channels: image channels (1 for Fashion-MNIST, 3 for CIFAR).
+        channels: block widths, e.g. ``[64, 128, 256]``.
+        num_classes: C.
+        head_dim: d, the AuxConv output size; an int for every block, or
+            ``None`` = max(c_l, C*K) per block [ours].
+        tau, protos_per_class, margin, init, learnable, rule, sum_skip_first, tau_p:
+            as :class:`HFFNet`.
+        pool: MaxPool after every block (a bool, or one per block).
+        convs_per_block: 1 (layer-local) or 2 (block-local: two convs, one loss).
+        batchnorm: BatchNorm after every convolution.
+        seed: initialisation seed.
+    """
+
+    passes_per_prediction = 1
+
+    def __init__(self, in_channels: int, channels, num_classes: int, head_dim: int | None = None,
+                 tau: float | None = None, protos_per_class: int = 1, margin: float = 0.0,
+                 init: str = "etf", learnable: bool = True, rule: str = "last",
+                 sum_skip_first: bool = False, tau_p: float = 0.1, pool=True,
+                 convs_per_block: int = 1, batchnorm: bool = True, seed: int = 0):
+        super().__init__(in_channels, channels, num_classes, config=dict(
+            head_dim=head_dim, tau=tau, protos_per_class=protos_per_class, margin=margin, init=init,
+            learnable=learnable, rule=rule, sum_skip_first=sum_skip_first, tau_p=tau_p, seed=seed),
+            pool=pool, convs_per_block=convs_per_block, batchnorm=batchnorm)
+        check_loss_options(self, tau, protos_per_class, margin, rule, sum_skip_first)
+        if head_dim is not None and (int(head_dim) != head_dim or head_dim < 1):
+            raise ValueError(f"head_dim={head_dim}: give a positive int (the AuxConv output size d) or None.")
+        k = int(protos_per_class)
+        self.head_dims = [int(head_dim) if head_dim is not None else max(c, num_classes * k)
+                          for c in self.channels]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.blocks = self._make_blocks(self.in_channels)
+            self.heads = nn.ModuleList(
+                AuxConvHead(c, d, num_classes, k, init, learnable, seed + i, tau_p)
+                for i, (c, d) in enumerate(zip(self.channels, self.head_dims)))
+
+    # The same bookkeeping as the MLP's: one piece of code serves both.
+    loss_names = HFFNet.loss_names
+    embeddings = HFFNet.embeddings
+    prototypes = HFFNet.prototypes
+
+    def activities(self, x: torch.Tensor, detach: bool = True) -> tuple[list, list]:
+        """One forward pass; every block's sphere embedding ``z_l`` and scores ``S_l``."""
+        zs, ss = [], []
+        for a, head in zip(self._blocks_forward(x, detach), self.heads):
+            z, s = head(a)
+            zs.append(z)
+            ss.append(s)
+        return zs, ss
+
+    # -- training --------------------------------------------------------------
+    def iter_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None):
+        """Per-block smooth-margin losses from one forward pass, yielded block by block."""
+        x = self.model_input(x)
+        y = self.check_labels(y, x.shape[0])
+        a = x
+        for block, head in zip(self.blocks, self.heads):
+            a = block(a.detach())  # the next block sees this map, detached: local learning
+            yield hff_loss(head(a)[1], y, self.tau, self.margin)
+
+    def last_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """The last block's scores ``S_L`` alone: the other AuxConv heads are side branches."""
+        return self.heads[-1](self._blocks_forward(x)[-1])[1]
+
+    # -- prediction: section 6, the same code as the MLP's ----------------------
+    layer_scores = HFFNet.layer_scores
+    predict = HFFNet.predict
+    layer_predictions = HFFNet.layer_predictions
+    predict_and_layers = HFFNet.predict_and_layers
+
+
+# ----------------------------------------------------------------------------
+# 6. predict (both networks)
+
+@torch.no_grad()
+def layer_scores(model, x: torch.Tensor) -> list[torch.Tensor]:
+    """Every layer's prototype scores ``S_l`` (N, C): one forward pass for all layers."""
+    return model.activities(model.model_input(x))[1]
+
+
+@torch.no_grad()
+def predict(model, x: torch.Tensor, rule: str | None = None, skip_first: bool | None = None) -> torch.Tensor:
+    """The prediction of one forward pass under ``rule`` (default: the model's).
+
+    The ``last`` rule scores only the last layer: with many classes the
+    prototype products (N x d x C per layer) are a real part of the pass.
+    """
+    if check_rule(rule or model.rule) == "last":
+        return model.last_scores(model.model_input(x)).argmax(1)
+    return combine(model, layer_scores(model, x), rule, skip_first)
+
+
+def combine(model, scores: list[torch.Tensor], rule: str | None = None,
+            skip_first: bool | None = None) -> torch.Tensor:
+    """Class indices from per-layer scores: ``last`` = argmax S_L; ``sum`` = argmax of
+    sum_l softmax(S_l / tau), layer 1 left out when ``skip_first``."""
+    if check_rule(rule or model.rule) == "last":
+        return scores[-1].argmax(1)
+    skip = model.sum_skip_first if skip_first is None else skip_first
+    start = 1 if skip and len(scores) > 1 else 0
+    return sum((s / model.tau).softmax(1) for s in scores[start:]).argmax(1)
+
+
+@torch.no_grad()
+def predict_and_layers(model, x: torch.Tensor):
+    """Prediction and per-layer predictions from the same single pass."""
+    scores = layer_scores(model, x)
+    return combine(model, scores), [s.argmax(1) for s in scores]
+
+
+def check_rule(rule: str) -> str:
     if rule not in ("last", "sum"):
         raise ValueError(f"Unknown HFF prediction rule {rule!r}: choose 'last' or 'sum'.")
     return rule
-
-
-def __getattr__(name: str):
-    # The convolutional versions live in hff_edu.conv (imported on first use).
-    if name in ('HFFConvNet',):
-        from . import conv
-        return getattr(conv, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,8 @@
-"""The model kinds by name, and ``build`` to make one for a dataset.
+"""The registry of model kinds by name, and ``build`` to make one for a dataset.
 
-The CLI, checkpoints, the training cache and the benchmarks all go through
-this one registry, so a model kind is added in one place.
+Built here, in one place, from the algorithm modules (which never import it):
+the CLI, checkpoints, the training cache and the benchmarks all go through it,
+so a model kind is added in one place.
 """
 from __future__ import annotations
 
@@ -9,25 +10,32 @@ from . import baselines, ff, hff
 from .data import DataBundle
 from .protocol import LocalModel
 
-#: method name -> model class (MLP)
+#: method name -> model class; names ending in "-conv" are the convolutional models
 METHODS = {
     "ff": ff.FFNet,
     "hff": hff.HFFNet,
     "bp": baselines.BPNet,
     "local-ce": baselines.LocalCENet,
+    "ff-conv": ff.FFConvNet,
+    "hff-conv": hff.HFFConvNet,
+    "bp-conv": baselines.BPConvNet,
+    "local-ce-conv": baselines.LocalCEConvNet,
 }
 
 #: class name -> class, for rebuilding a checkpoint
 CLASSES = {cls.__name__: cls for cls in METHODS.values()}
 
 #: learning rates that work for each method with Adam on the bundled datasets
-DEFAULT_LR = {"ff": 1e-3, "hff": 1e-3, "bp": 1e-3, "local-ce": 1e-3}
+#: (conv: what the conv runs here used, Adam with batch 64-128)
+DEFAULT_LR = {"ff": 1e-3, "hff": 1e-3, "bp": 1e-3, "local-ce": 1e-3,
+              "ff-conv": 2e-3, "hff-conv": 2e-3, "bp-conv": 2e-3, "local-ce-conv": 2e-3}
 
 
-def register(name: str, cls: type) -> None:
-    """Add a model kind (used by the conv models and by users' own)."""
+def register(name: str, cls: type, lr: float = 1e-3) -> None:
+    """Add a model kind of your own (a :class:`~hff_edu.protocol.LocalModel` subclass)."""
     METHODS[name] = cls
     CLASSES[cls.__name__] = cls
+    DEFAULT_LR.setdefault(name, lr)
 
 
 def method_of(model: LocalModel) -> str:
@@ -35,6 +43,11 @@ def method_of(model: LocalModel) -> str:
         if type(model) is cls:
             return name
     return type(model).__name__
+
+
+def base_method(method: str) -> str:
+    """``"hff-conv"`` -> ``"hff"``: the algorithm, whatever the architecture."""
+    return method[:-len("-conv")] if method.endswith("-conv") else method
 
 
 def build(method: str, ds: DataBundle, widths, **kwargs) -> LocalModel:
@@ -56,13 +69,3 @@ def build(method: str, ds: DataBundle, widths, **kwargs) -> LocalModel:
     if method == "ff" and "label_mode" not in kwargs:
         kwargs["label_mode"] = ff.choose_label_mode(ds.train.x, ds.num_classes)
     return cls(ds.in_features, widths, ds.num_classes, **kwargs)
-
-
-def base_method(method: str) -> str:
-    """``"hff-conv"`` -> ``"hff"``: the algorithm, whatever the architecture."""
-    return method[:-len("-conv")] if method.endswith("-conv") else method
-
-
-# The conv kinds register themselves on import; importing here makes every
-# kind available wherever the registry is used (CLI, checkpoints, benchmarks).
-from . import conv  # noqa: E402,F401  (after the registry exists: conv registers into it)

@@ -71,6 +71,10 @@ class LocalModel(nn.Module):
             out.append(loss.detach())
         return out
 
+    def model_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Check a batch of inputs (shape, finite values) and move it to the model's device."""
+        raise NotImplementedError
+
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -145,7 +149,8 @@ class MLPModel(LocalModel):
     def layer_names(self) -> list[str]:
         return [f"layer {i + 1}" for i in range(self.num_layers)]
 
-    def flat_input(self, x: torch.Tensor) -> torch.Tensor:
+    def model_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Check a batch (N, in_features), or (N, ...) that flattens to it, and move it to the device."""
         if not torch.is_tensor(x):
             raise TypeError(f"Expected a torch.Tensor input, got {type(x).__name__}: "
                             "convert with torch.as_tensor(x, dtype=torch.float32).")

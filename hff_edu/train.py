@@ -187,10 +187,7 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
             if cooldown:
                 _set_lr(opt, lr * min(1.0, 2.0 * (1.0 - step / max(total_steps, 1))))
             xb = train.x[idx] if augment is None else augment(train.x[idx])
-            opt.zero_grad(set_to_none=True)
-            losses = model.backward_local(xb, train.y[idx], active=active, generator=gen)
-            opt.step()
-            sums += torch.stack(losses)
+            sums += train_step(model, opt, xb, train.y[idx], gen, active)
             step += 1
             if bar is not None:
                 bar.update(1)
@@ -214,6 +211,16 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
         bar.close()
     model.eval()
     return history
+
+
+def train_step(model: LocalModel, opt, x: torch.Tensor, y: torch.Tensor, generator=None,
+               active=None) -> torch.Tensor:
+    """One training step, the one ``fit`` takes: every active local loss back-propagated
+    within its own layer (``backward_local``), then one optimiser step. Returns the losses."""
+    opt.zero_grad(set_to_none=True)
+    losses = model.backward_local(x, y, active=active, generator=generator)
+    opt.step()
+    return torch.stack(losses)
 
 
 def train_eval_subset(train: Split, n: int, generator) -> Split:

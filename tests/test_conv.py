@@ -1,8 +1,8 @@
-"""Convolutional HFF, FF and baselines; augmentation; transfer helpers (hff_edu.conv, augment, transfer)."""
+"""Convolutional HFF, FF and baselines; augmentation; transfer helpers (hff_edu.ff, hff, baselines, blocks; augment, transfer)."""
 import pytest
 import torch
 
-from hff_edu import augment, baselines, checkpoint, conv, data, ff, hff, train, transfer
+from hff_edu import augment, baselines, checkpoint, data, ff, hff, models, train, transfer
 from hff_edu.data import Split
 from hff_edu.models import CLASSES, METHODS
 
@@ -35,10 +35,11 @@ def grad_per_unit(model, loss):
 
 
 def test_public_names_and_registry():
-    assert hff.HFFConvNet is conv.HFFConvNet and ff.FFConvNet is conv.FFConvNet
-    assert baselines.BPConvNet is conv.BPConvNet and baselines.LocalCEConvNet is conv.LocalCEConvNet
-    for name, cls in conv.CONV_METHODS.items():
+    conv = {"hff-conv": hff.HFFConvNet, "ff-conv": ff.FFConvNet, "bp-conv": baselines.BPConvNet,
+            "local-ce-conv": baselines.LocalCEConvNet}
+    for name, cls in conv.items():
         assert METHODS[name] is cls and CLASSES[cls.__name__] is cls
+        assert cls.__module__ == METHODS[name.replace("-conv", "")].__module__, "MLP and conv in one module"
 
 
 @pytest.mark.parametrize("kind", ["hff", "ff", "local-ce"])
@@ -143,11 +144,11 @@ def test_ff_options():
         model = make("ff", **kw).train()
         losses = model.local_losses(x, y)
         assert len(losses) == len(CH) + 1 and all(torch.isfinite(v) for v in losses), kw
-    assert conv.symba_loss(torch.tensor([2.0]), torch.tensor([0.0]), 4.0) < 1e-3
-    planes = conv.label_planes(x[:2], torch.tensor([1, 2]), C)
+    assert ff.symba_loss(torch.tensor([2.0]), torch.tensor([0.0]), 4.0) < 1e-3
+    planes = ff.label_planes(x[:2], torch.tensor([1, 2]), C)
     assert planes.shape == (2, IN_CH + C, HW, HW)
     assert torch.equal(planes[0, IN_CH:, 0, 0], torch.tensor([0.0, 1.0, 0.0]))
-    neutral = conv.label_planes(x[:2], None, C)
+    neutral = ff.label_planes(x[:2], None, C)
     torch.testing.assert_close(neutral[:, IN_CH:], torch.full((2, C, HW, HW), 1 / C))
 
 
@@ -198,8 +199,8 @@ def test_bad_constructor_arguments(digits):
         ff.FFConvNet(1, [4], 10, label_mode="pixels")
     with pytest.raises(ValueError, match="loss"):
         ff.FFConvNet(1, [4], 10, loss="hinge")
-    with pytest.raises(ValueError, match="Unknown conv method"):
-        conv.build("svm", digits, [4])
+    with pytest.raises(ValueError, match="Unknown method"):
+        models.build("svm", digits, [4])
 
 
 @pytest.mark.parametrize("kind", ["hff", "ff", "local-ce", "bp"])
@@ -279,7 +280,7 @@ def test_tiny_fit_on_fashion_beats_chance():
         ds = data.load("fashion-mnist", subset=1000, test_subset=500, download=False)
     except FileNotFoundError:
         pytest.skip("Fashion-MNIST is not installed here")
-    model = conv.build("hff", ds, [8, 16], pool=[True, True])
+    model = models.build("hff-conv", ds, [8, 16], pool=[True, True])
     history = train.fit(model, ds, epochs=3, batch_size=50, lr=5e-3, progress=False)
     assert history.test_acc > 0.4, history.table()  # chance is 0.1
     assert len(history.final["layer_test_acc"]) == 2
@@ -288,8 +289,8 @@ def test_tiny_fit_on_fashion_beats_chance():
 def test_conv_train_or_load_caches(digits, tmp_path):
     fit_kwargs = dict(epochs=1, batch_size=128, progress=False,
                       augment=augment.RandomCropFlip(padding=1, flip=False))
-    m1, h1 = conv.train_or_load("hff", digits, [4], fit_kwargs, cache_dir=tmp_path)
-    m2, h2 = conv.train_or_load("hff", digits, [4], fit_kwargs, cache_dir=tmp_path)
+    m1, h1 = checkpoint.train_or_load("hff-conv", digits, [4], fit_kwargs, cache_dir=tmp_path)
+    m2, h2 = checkpoint.train_or_load("hff-conv", digits, [4], fit_kwargs, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.pt"))) == 1
     x = digits.test.x[:20]
     assert torch.equal(m1.predict(x), m2.predict(x)) and h1.records == h2.records

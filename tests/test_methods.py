@@ -262,7 +262,7 @@ def test_ff_streamed_head_matches_autograd(negatives):
     head_loss = net.local_losses(x, y, generator=torch.Generator().manual_seed(0))[-1]
     head_loss.backward()
     with torch.no_grad():
-        feats = net._head_features(net.activities(x, None))
+        feats = net.head_features(net.activities(x, None))
     w, b = net.head.weight.detach().clone().requires_grad_(), net.head.bias.detach().clone().requires_grad_()
     ref = F.cross_entropy(feats @ w.T + b, y)
     ref.backward()
@@ -274,10 +274,9 @@ def test_ff_streamed_head_matches_autograd(negatives):
 
 def test_hff_last_rule_scores_only_the_last_layer(monkeypatch):
     """Same prediction as the last layer's argmax, with one prototype product instead of L."""
-    from hff_edu import conv
     torch.manual_seed(0)
     mlp, x = hff.HFFNet(12, [16, 16, 16], 7, seed=0), torch.randn(20, 12)
-    cnn, img = conv.HFFConvNet(1, [4, 8], 7, seed=0), torch.randn(20, 1, 8, 8)
+    cnn, img = hff.HFFConvNet(1, [4, 8], 7, seed=0), torch.randn(20, 1, 8, 8)
     calls = []
     original = hff.Prototypes.scores
     monkeypatch.setattr(hff.Prototypes, "scores", lambda self, z: calls.append(1) or original(self, z))

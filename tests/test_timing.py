@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from hff_edu import timing  # noqa: E402
+from hff_edu import memory, timing  # noqa: E402
 from hff_edu.viz import timing_views as tv  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -91,7 +91,7 @@ def test_time_training(digits):
 
 def test_live_tensors_counts_new_storage_once():
     pre = torch.zeros(1000)
-    with timing.LiveTensors() as tr:
+    with memory.LiveTensors() as tr:
         a = torch.ones(1000)            # new: 4000 bytes
         v = a.view(10, 100)             # a view: no new storage
         pre.add_(1)                     # in place on storage that existed before: not counted
@@ -111,7 +111,7 @@ def test_activation_memory_bp_grows_local_flat():
     for method in ("bp", "hff", "local-ce", "ff"):
         for depth in (2, 6):
             model = timing.make_model(method, 64, [128] * depth, 4)
-            peak[method, depth] = timing.activation_memory(model, x, y)["activation_peak"]
+            peak[method, depth] = memory.activation_memory(model, x, y)["activation_peak"]
     # backprop keeps one ReLU output per layer: 4 more layers = 4 more activations
     assert peak["bp", 6] - peak["bp", 2] == pytest.approx(4 * layer, rel=0.05)
     for m in ("hff", "local-ce", "ff"):
@@ -120,7 +120,7 @@ def test_activation_memory_bp_grows_local_flat():
 
 def test_activation_memory_leaves_out_grads_and_reports_state():
     model = timing.make_model("hff", 32, [64, 64], 3)
-    out = timing.activation_memory(model, torch.randn(16, 32), torch.randint(0, 3, (16,)))
+    out = memory.activation_memory(model, torch.randn(16, 32), torch.randint(0, 3, (16,)))
     assert out["grad_bytes"] == out["param_bytes"]  # every parameter got a gradient
     # Adam: two moments per parameter (and a scalar step count)
     assert 2 * out["param_bytes"] <= out["state_bytes"] < 2 * out["param_bytes"] + 1024

@@ -173,9 +173,9 @@ def test_cli_trains_and_evaluates_conv_models(tmp_path):
 
 
 def test_build_dispatches_conv_kinds(digits):
-    from hff_edu import conv, data, models
-    assert isinstance(models.build("hff-conv", digits, [4, 8]), conv.HFFConvNet)
-    assert isinstance(conv.build("ff", digits, [4]), conv.FFConvNet)
+    from hff_edu import data, ff, hff, models
+    assert isinstance(models.build("hff-conv", digits, [4, 8]), hff.HFFConvNet)
+    assert isinstance(models.build("ff-conv", digits, [4]), ff.FFConvNet)
     flat = data.from_arrays(digits.train.x.reshape(len(digits.train), -1).numpy(), digits.train.y.numpy(),
                             digits.test.x.reshape(len(digits.test), -1).numpy(), digits.test.y.numpy())
     with pytest.raises(ValueError, match="needs images"):

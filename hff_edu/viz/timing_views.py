@@ -133,10 +133,10 @@ def plot_memory_vs_depth(rows: list[dict], key: str = "activation_peak") -> Figu
     loss has been back-propagated, so their line should stay flat; backprop
     must keep every layer's activations until the backward pass: a line that
     grows with depth. The dotted line is depth x one layer's activation (batch
-    x width floats). ``rows`` from :func:`hff_edu.timing.memory_vs_depth`.
+    x width floats). ``rows`` from :func:`hff_edu.memory.memory_vs_depth`.
     Taught in 05_timing.
     """
-    _require(rows, ("method", "depth", key), "timing.memory_vs_depth")
+    _require(rows, ("method", "depth", key), "memory.memory_vs_depth")
     fig, ax = plt.subplots(figsize=(7.2, 3.9))
     for m in dict.fromkeys(r["method"] for r in rows):
         pts = sorted((r["depth"], r[key] / 2**20) for r in rows if r["method"] == m)
