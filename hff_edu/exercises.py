@@ -1,11 +1,27 @@
-"""Self-checking exercises for the notebooks.
+"""Self-checking exercises for the notebooks: checks that compare an answer with a reference.
 
-Each check prints a short confirmation when the answer is right and raises
-:class:`ExerciseError` (an ``AssertionError``) with a helpful message when it
-is wrong, so a worked solution executed by papermill fails CI if it breaks.
+The convention every notebook follows (and ``make student`` relies on): the
+student's answer is a **function** whose body holds the worked solution between
+nbgrader's markers, and the check calls it::
 
-    from hff_edu.exercises import check_close
-    check_close("ETF cosine for 10 prototypes", my_answer, -1 / 9)
+    def etf_cosine(C):
+        ### BEGIN SOLUTION
+        return -1 / (C - 1)
+        ### END SOLUTION
+
+    check_close("ETF cosine for 10 prototypes", etf_cosine(10), -1 / 9)   # or pass the function
+
+In the student version the solution is replaced by ``raise NotImplementedError``.
+A check then prints ``[name] not solved yet`` and returns ``False`` without
+stopping the notebook; a wrong answer raises :class:`ExerciseError` (an
+``AssertionError``) with what was expected and a hint; a right one prints
+``[name] correct``. Because the solution lives inside a function, running it never
+overwrites the names the rest of the notebook computes with.
+
+An answer may be given as a value, or as a zero-argument callable (``lambda: f(x)``)
+that the check calls, so that ``NotImplementedError`` raised by a stub is caught
+here. :data:`RESULTS` records every check of the session (name -> state) and
+:func:`summary` prints the counts.
 """
 from __future__ import annotations
 
@@ -15,9 +31,30 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+#: name -> "correct" or "not solved yet", for every check run in this session
+RESULTS: dict[str, str] = {}
+
+CORRECT, UNSOLVED = "correct", "not solved yet"
+
 
 class ExerciseError(AssertionError):
     """A wrong answer to an exercise; the message says what was expected and a hint."""
+
+
+class _Unsolved(Exception):
+    """Raised inside a check when the answer is a stub (None, or it raises NotImplementedError)."""
+
+
+def _value(answer: Any) -> Any:
+    """The answer itself: a callable is called (a stub's NotImplementedError means unsolved)."""
+    if callable(answer) and not torch.is_tensor(answer):
+        try:
+            answer = answer()
+        except NotImplementedError:
+            raise _Unsolved from None
+    if answer is None:
+        raise _Unsolved
+    return answer
 
 
 def _to_array(value: Any) -> np.ndarray:
@@ -31,17 +68,35 @@ def _fail(name: str, message: str, hint: str) -> None:
 
 
 def _ok(name: str, quiet: bool) -> bool:
+    RESULTS[name] = CORRECT
     if not quiet:
-        print(f"[{name}] correct")
+        print(f"[{name}] {CORRECT}")
     return True
 
 
+def _unsolved(name: str, hint: str) -> bool:
+    RESULTS[name] = UNSOLVED
+    print(f"[{name}] {UNSOLVED}: write your answer where it says `raise NotImplementedError`"
+          + (f" (hint: {hint})" if hint else "") + ".")
+    return False
+
+
+def _checked(check: Callable) -> Callable:
+    """Turn a stub answer into "not solved yet" instead of an error."""
+    def wrapper(name: str, *args, hint: str = "", **kwargs) -> bool:
+        try:
+            return check(name, *args, hint=hint, **kwargs)
+        except _Unsolved:
+            return _unsolved(name, hint)
+    wrapper.__doc__, wrapper.__name__, wrapper.__wrapped__ = check.__doc__, check.__name__, check
+    return wrapper
+
+
+@_checked
 def check_close(name: str, answer: Any, expected: Any, rtol: float = 1e-3, atol: float = 1e-6,
                 hint: str = "", quiet: bool = False) -> bool:
     """Answer equals ``expected`` (scalars or arrays, same shape) within the tolerances."""
-    if answer is None:
-        _fail(name, "the answer is still None: replace the placeholder with your code.", hint)
-    a, e = _to_array(answer), _to_array(expected)
+    a, e = _to_array(_value(answer)), _to_array(expected)
     if a.shape != e.shape:
         _fail(name, f"expected shape {e.shape}, got {a.shape}.", hint)
     if not np.all(np.isfinite(a)):
@@ -53,8 +108,10 @@ def check_close(name: str, answer: Any, expected: Any, rtol: float = 1e-3, atol:
     return _ok(name, quiet)
 
 
+@_checked
 def check_equal(name: str, answer: Any, expected: Any, hint: str = "", quiet: bool = False) -> bool:
     """Exact equality (ints, strings, tuples, integer tensors)."""
+    answer = _value(answer)
     if torch.is_tensor(answer) or torch.is_tensor(expected):
         same = torch.equal(torch.as_tensor(answer).cpu(), torch.as_tensor(expected).cpu())
     else:
@@ -64,33 +121,51 @@ def check_equal(name: str, answer: Any, expected: Any, hint: str = "", quiet: bo
     return _ok(name, quiet)
 
 
-def check_true(name: str, condition: bool, message: str, hint: str = "", quiet: bool = False) -> bool:
-    """A claim about the answer holds; ``message`` says what should be true."""
-    if not bool(condition):
+@_checked
+def check_true(name: str, condition: Any, message: str, hint: str = "", quiet: bool = False) -> bool:
+    """A claim about the answer holds; ``message`` says what should be true. ``condition``
+    must come from the student's answer (e.g. ``lambda: f(x) > 0``), never be set by hand."""
+    if not bool(_value(condition)):
         _fail(name, message, hint)
     return _ok(name, quiet)
 
 
-def check_range(name: str, answer: float, low: float, high: float, hint: str = "",
+@_checked
+def check_range(name: str, answer: Any, low: float, high: float, hint: str = "",
                 quiet: bool = False) -> bool:
     """``low <= answer <= high``: for measured quantities (accuracies, angles) that vary a little."""
-    if answer is None or not math.isfinite(float(answer)):
+    answer = _value(answer)
+    if not math.isfinite(float(answer)):
         _fail(name, f"expected a number in [{low}, {high}], got {answer!r}.", hint)
     if not low <= float(answer) <= high:
         _fail(name, f"expected a value in [{low:.4g}, {high:.4g}], got {float(answer):.4g}.", hint)
     return _ok(name, quiet)
 
 
+@_checked
 def check_function(name: str, fn: Callable, reference: Callable, inputs: list, rtol: float = 1e-4,
                    atol: float = 1e-6, hint: str = "", quiet: bool = False) -> bool:
     """A student's function agrees with the reference on every input (each a tuple of arguments)."""
     if fn is None:
-        _fail(name, "the function is still None: write it first.", hint)
+        raise _Unsolved
     for args in inputs:
         args = args if isinstance(args, tuple) else (args,)
         try:
             got = fn(*args)
+        except NotImplementedError:
+            raise _Unsolved from None
         except Exception as exc:  # show the student's error as the exercise's
             _fail(name, f"calling it raised {type(exc).__name__}: {exc}", hint)
-        check_close(name, got, reference(*args), rtol=rtol, atol=atol, hint=hint, quiet=True)
+        if got is None:
+            raise _Unsolved
+        check_close.__wrapped__(name, got, reference(*args), rtol=rtol, atol=atol, hint=hint, quiet=True)
     return _ok(name, quiet)
+
+
+def summary() -> dict:
+    """Print and return how many of this session's checks are correct and not solved yet."""
+    counts = {CORRECT: 0, UNSOLVED: 0}
+    for state in RESULTS.values():
+        counts[state] += 1
+    print(f"exercises: {counts[CORRECT]} correct, {counts[UNSOLVED]} not solved yet")
+    return counts

@@ -25,8 +25,9 @@ PROFILES = ("smoke", "classroom", "full")
 
 
 def notebook_paths(only: list[str] | None = None) -> list[Path]:
-    """Source notebooks in teaching order (their names start with a number)."""
-    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    """Source notebooks in teaching order: names start with two digits, optionally a letter
+    (``02b_...`` sorts after ``02_...`` and before ``03_...``)."""
+    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb"))
     if only:
         paths = [p for p in paths if any(p.stem.startswith(o) or p.name == o for o in only)]
         if not paths:

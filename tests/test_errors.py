@@ -126,7 +126,6 @@ def test_profiles_and_exercises():
     exercises.check_close("x", 0.5, 0.5, quiet=True)
     with pytest.raises(exercises.ExerciseError, match="expected 0.5, got 0.6"):
         exercises.check_close("x", 0.6, 0.5, quiet=True)
-    with pytest.raises(exercises.ExerciseError, match="still None"):
-        exercises.check_close("x", None, 0.5, quiet=True)
+    assert exercises.check_close("x", None, 0.5, quiet=True) is False  # a stub: not solved yet
     with pytest.raises(exercises.ExerciseError, match="raised ZeroDivisionError"):
         exercises.check_function("f", lambda v: 1 / 0, lambda v: v, [1.0], quiet=True)
