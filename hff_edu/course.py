@@ -4,6 +4,7 @@
     python -m hff_edu.course check --profile smoke    # run both versions, compare the counts (CI)
     python -m hff_edu.course audit                    # exercises per notebook; old-style ones listed
     python -m hff_edu.course warm-cache               # train and cache every classroom model
+    python -m hff_edu.course times build/warm-cache   # seconds per notebook section of executed copies
     hff-edu course DEST [--student]                   # the course, written anywhere (from the wheel too)
 
 One source, two versions. The source notebooks are the teacher's: every exercise is a
@@ -578,6 +579,34 @@ def warm_cache(paths: list[Path], profile: str = "classroom", out: Path = BUILD 
     return seconds
 
 
+def section_times(executed: Path) -> list[tuple[str, float]]:
+    """Seconds per section (``## `` heading) of an executed notebook, from papermill's per-cell
+    durations; what comes before the first section (imports, parameters, data) is ``start``."""
+    import nbformat
+    nb = nbformat.read(str(executed), as_version=4)
+    sections, name = {}, "start"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            heading = next((line[3:].strip() for line in cell.source.splitlines() if line.startswith("## ")), None)
+            name = heading or name
+        seconds = cell.metadata.get("papermill", {}).get("duration") or 0.0
+        sections[name] = sections.get(name, 0.0) + float(seconds)
+    return [(k, round(v, 1)) for k, v in sections.items()]
+
+
+def times_table(executed_dir: Path, paths: list[Path]) -> str:
+    """A Markdown table of every section's run time in the executed copies in ``executed_dir``."""
+    lines = ["| notebook | section | s |", "|---|---|---|"]
+    for p in paths:
+        done = executed_dir / p.name
+        if not done.is_file():
+            continue
+        rows = section_times(done)
+        lines += [f"| {p.stem} | {name} | {sec:.1f} |" for name, sec in rows]
+        lines.append(f"| {p.stem} | **all** | **{sum(sec for _, sec in rows):.1f}** |")
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------
 # command line
 
@@ -616,6 +645,9 @@ def main(argv=None) -> int:
     p = sub.add_parser("warm-cache", help="execute every notebook once so that a class run only loads models")
     p.add_argument("--profile", default="classroom", choices=nr.PROFILES)
     p.add_argument("--only", nargs="*")
+    p = sub.add_parser("times", help="run time per notebook section of executed copies (papermill's cell durations)")
+    p.add_argument("executed", type=Path, help="folder of executed notebooks, e.g. build/warm-cache")
+    p.add_argument("--only", nargs="*")
     p = sub.add_parser("write", help="write the course into a folder (= hff-edu course DEST)")
     add_course_arguments(p)
     a = parser.parse_args(argv)
@@ -640,6 +672,9 @@ def main(argv=None) -> int:
                     print(f"  {'problem' if f.blocking else 'to fix when converting'}: {problem}")
             print(old_style_report(found) or "every notebook with exercises follows the convention")
             return 1 if any(f.blocking for f in found) else 0
+        if a.command == "times":
+            print(times_table(a.executed, paths))
+            return 0
         if a.command == "warm-cache":
             seconds = warm_cache(paths, a.profile)
             print(f"warm cache ({a.profile}): {len(seconds)} notebooks in {sum(seconds.values()):.0f} s")

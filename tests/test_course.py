@@ -226,3 +226,16 @@ def test_data_root_env_then_checkout_then_user_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "__file__", str(installed))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert data.data_root() == tmp_path / "cache" / "hff-edu"
+
+
+def test_the_wheel_ships_every_module_and_every_notebook(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                        str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    (wheel,) = tmp_path.glob("hff_edu-*.whl")
+    import zipfile
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {str(p.relative_to(ROOT)) for p in (ROOT / "hff_edu").rglob("*.py") if "__pycache__" not in p.parts}
+    assert not modules - names, f"modules missing from the wheel (list their package in pyproject.toml): {modules - names}"
+    notebooks = {f"hff_edu/course_notebooks/{p.name}" for p in nr.notebook_paths()}
+    assert not notebooks - names, f"notebooks missing from the wheel: {notebooks - names}"
