@@ -559,12 +559,15 @@ def write_course(dest: Path, student: bool = False, force: bool = False, kernel:
 # ----------------------------------------------------------------------------
 # the warm cache
 
-def warm_cache(paths: list[Path], profile: str = "classroom", out: Path = BUILD / "warm-cache",
+def warm_cache(paths: list[Path], profile: str = "classroom", out: Path | None = None,
                timeout: int | None = None) -> dict:
     """Execute every notebook once in ``profile`` so that each model it trains lands in the training
     cache (``train_or_load`` / ``fit_or_load``) and numba's cache is compiled; a later run only loads.
-    Returns the seconds per notebook; a failing notebook raises after the others have run."""
+    The executed copies go where ``make notebooks`` puts them (``build/notebooks/<profile>/``), so
+    ``make book`` reuses them. Returns the seconds per notebook; a failing notebook raises after the
+    others have run."""
     timeout = timeout or {"smoke": 300, "classroom": 1200, "full": 7200}[profile]
+    out = Path(out) if out is not None else nr.BUILD / profile
     seconds, failed = {}, []
     for p in paths:
         print(f"warming {p.name} ({profile}) ...", flush=True)
@@ -587,8 +590,8 @@ def section_times(executed: Path) -> list[tuple[str, float]]:
     sections, name = {}, "start"
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            heading = next((line[3:].strip() for line in cell.source.splitlines() if line.startswith("## ")), None)
-            name = heading or name
+            headings = [line[3:].strip() for line in cell.source.splitlines() if line.startswith("## ")]
+            name = headings[-1] if headings else name  # the code that follows belongs to the last one
         seconds = cell.metadata.get("papermill", {}).get("duration") or 0.0
         sections[name] = sections.get(name, 0.0) + float(seconds)
     return [(k, round(v, 1)) for k, v in sections.items()]
