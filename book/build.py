@@ -15,6 +15,13 @@
    and plotly.js are served from its ``_static/`` (from js/node_modules and the plotly package) and
    the build fails if a page would load anything from the network (book/_ext/hff_offline.py).
 
+Why Jupyter Book 1 (Sphinx) and not 2 (MyST): version 2's builder (the bundled mystmd) downloads its
+site template ("book-theme") from the MyST template service on the first build, and its site is a
+JavaScript application; version 1's theme, search (a local search index) and extensions are Python
+packages, its output is static HTML that works from ``file://``, and every script a page loads can be
+pointed at a local copy (``mathjax_path``, ``nb_ipywidgets_js``). This machine reaches only the package
+registries, and the site must work without a network when it is viewed: version 1 does both.
+
 ``build/book/<profile>/report.json`` records the time of each step, the pages and the warnings.
 Open ``build/book/<profile>/_build/html/index.html`` in a browser: it works from the disk, offline.
 """
