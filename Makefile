@@ -86,7 +86,7 @@ site-test:
 	HFF_EDU_SITE_PROFILE=$(PROFILE) $(PY) -m pytest -q tests/browser/test_site.py
 
 dist:
-	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .
+	$(PY) -m pip wheel --no-deps -w dist .
 	@ls -l dist/*.whl
 
 install-test:
