@@ -229,7 +229,7 @@ def test_data_root_env_then_checkout_then_user_cache(tmp_path, monkeypatch):
 
 
 def test_the_wheel_ships_every_module_and_every_notebook(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
                         str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     (wheel,) = tmp_path.glob("hff_edu-*.whl")

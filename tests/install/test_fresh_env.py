@@ -63,7 +63,7 @@ def fresh(tmp_path_factory):
     env = _clean_env(home)
     dist = base / "dist"
     start = time.perf_counter()
-    _run("build wheel", [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist),
+    _run("build wheel", [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(dist),
                          str(ROOT)], dict(os.environ), base)
     (wheel,) = dist.glob("hff_edu-*.whl")
     REPORT["wheel"] = dict(name=wheel.name, bytes=wheel.stat().st_size)
