@@ -82,7 +82,9 @@ def _read(path: str | os.PathLike) -> dict:
         raise FileNotFoundError(f"No checkpoint at {path}: check the path, or train one with "
                                 "`python -m hff_edu train ... --save PATH`.")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's own warnings about a foreign file: the error below says it
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # random bytes, truncated zip, text, a pickle of other classes ...
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""
         reason = (text.split(". ")[0] if ". " in text else text)[:120] or "no details"

@@ -32,7 +32,7 @@ from . import checkpoint, data
 from .augment import for_dataset
 from .models import DEFAULT_CHANNELS, DEFAULT_LR, DEFAULT_WIDTHS, METHODS, base_method, build, method_of
 from .protocol import check_device
-from .train import ChanceLevelWarning, accuracy, default_epochs, fit
+from .train import TrainingWarning, accuracy, default_epochs, fit
 from .version import __version__
 
 
@@ -398,7 +398,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ChanceLevelWarning)  # printed by the commands as "warning: ..."
+            warnings.simplefilter("ignore", TrainingWarning)  # printed by the commands as "warning: ..."
             return args.func(args)
     except (ValueError, OSError, FloatingPointError, torch.OutOfMemoryError) as e:
         message = " ".join(line.strip() for line in str(e).splitlines() if line.strip())

@@ -236,9 +236,11 @@ def _is_number(value) -> bool:
 
 
 def check_int(name: str, value, minimum: int | None = None, hint: str = "") -> int:
-    """``value`` as an int (a whole float such as 100.0 is accepted; bools and 2.5 are not)."""
-    if not _is_number(value) or not math.isfinite(value) or int(value) != value:
-        raise ValueError(f"{name}={value!r}: must be a whole number"
+    """``value`` as an int: Python or numpy integers only (not bools, not 100.0, as scikit-learn)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        fix = f" (an int, e.g. {name}={int(value)})" if _is_number(value) and math.isfinite(value) \
+            and int(value) == value else ""
+        raise ValueError(f"{name}={value!r}: must be a whole number{fix}"
                          + (f" >= {minimum}" if minimum is not None else "") + f". {hint}".rstrip())
     if minimum is not None and value < minimum:
         raise ValueError(f"{name}={value!r}: must be >= {minimum}. {hint}".strip())
@@ -260,7 +262,7 @@ def check_widths(widths, name: str = "widths") -> list[int]:
         raise ValueError(f"{name}={widths!r}: give a list of layer sizes, e.g. {name}=[500, 500].") from None
     if not widths:
         raise ValueError(f"{name} is empty: give at least one layer size, e.g. {name}=[500, 500].")
-    if any(not _is_number(w) or not math.isfinite(w) or int(w) != w or w <= 0 for w in widths):
+    if any(not isinstance(w, numbers.Integral) or isinstance(w, bool) or w <= 0 for w in widths):
         raise ValueError(f"{name}={widths}: every layer size must be a positive integer, e.g. {name}=[500, 500].")
     return [int(w) for w in widths]
 

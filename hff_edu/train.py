@@ -38,8 +38,8 @@ MIN_DEFAULT_STEPS = 200
 EVAL_ON = ("auto", "val", "test", "both", "none")
 
 
-class ChanceLevelWarning(RuntimeWarning):
-    """A training run ended at chance level (``History.notes`` says so too)."""
+class TrainingWarning(RuntimeWarning):
+    """A training run ended at chance level, or its loss exploded (``History.notes`` says so too)."""
 
 
 def default_device() -> torch.device:
@@ -185,8 +185,9 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int | None = None, batch_size
 
     Training stops with a ``FloatingPointError`` naming the epoch, the layer and the
     learning rate when a loss or a parameter becomes NaN or Inf. A run whose final
-    accuracy is at chance level gets a note in ``History.notes`` and a
-    :class:`ChanceLevelWarning`.
+    accuracy is at chance level, or whose loss ends 100x above where it started
+    (diverging without overflowing), gets a note in ``History.notes`` and a
+    :class:`TrainingWarning`.
 
     Returns a :class:`History`; the model is left in eval mode on ``device``.
     """
@@ -260,7 +261,10 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int | None = None, batch_size
             if cooldown:
                 _set_lr(opt, lr * min(1.0, 2.0 * (1.0 - step / max(total_steps, 1))))
             xb = train.x[idx] if augment is None else augment(train.x[idx])
-            sums += train_step(model, opt, xb, train.y[idx], gen, active)
+            losses = train_step(model, opt, xb, train.y[idx], gen, active)
+            if step == 0:
+                first_losses = losses.tolist()  # where the losses start, to tell a divergence
+            sums += losses
             step += 1
             if bar is not None:
                 bar.update(1)
@@ -282,7 +286,8 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int | None = None, batch_size
     if bar is not None:
         bar.close()
     model.eval()
-    _note_chance_level(history, splits, probe, lr)
+    if history.records:
+        _note_run(history, splits, probe, lr, first_losses)
     return history
 
 
@@ -295,9 +300,9 @@ def default_epochs(n_train: int, batch_size: int = 100) -> int:
 
 def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
     """``(start, stop)`` of every minibatch of an epoch over ``n`` samples; a last batch of
-    one sample is merged into the one before it (see :func:`fit`)."""
+    one sample is merged into the one before it (see :func:`fit`), unless every batch is one."""
     bounds = [(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
-    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+    if batch_size > 1 and len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
         bounds[-2:] = [(bounds[-2][0], n)]
     return bounds
 
@@ -346,19 +351,25 @@ def chance_level(split: Split) -> float:
     return float(torch.bincount(split.y.cpu()).max()) / len(split)
 
 
-def _note_chance_level(history: History, splits: dict, probe: Split, lr: float) -> None:
-    """Note (and warn) when the final accuracy is within two binomial standard errors of chance."""
-    if not history.records:
-        return
+def _note_run(history: History, splits: dict, probe: Split, lr: float, first_losses: list) -> None:
+    """Note (and warn) when the final accuracy is within two binomial standard errors of chance,
+    or when a loss ends more than 100x above its first step's value."""
+    notes = []
+    for name, first, last in zip(history.loss_names, first_losses, history.final["train_loss"]):
+        if last > 100 * max(first, 1e-2):
+            notes.append(f"{history.method}'s loss of {name} rose from {first:.3g} at the first step to {last:.3g} "
+                         f"in the last epoch: training diverged (lr={lr:g}). Lower the learning rate "
+                         f"(e.g. lr={lr / 10:g}).")
     name, split = next(iter(splits.items()), ("train", probe))
-    acc = history.final[f"{name}_acc"] if name in splits else history.final["train_acc"]
+    acc = history.final[f"{name}_acc"]
     chance = chance_level(split)
     if acc <= chance + 2 * math.sqrt(chance * (1 - chance) / len(split)):
-        note = (f"{history.method} ended at chance level: {name} accuracy {acc:.4f}, chance {chance:.4f} "
-                f"(always the most frequent class). Nothing was learned: try another learning rate "
-                f"(lr={lr:g} now; 1e-3 suits Adam), more epochs, or check that inputs and labels match.")
+        notes.append(f"{history.method} ended at chance level: {name} accuracy {acc:.4f}, chance {chance:.4f} "
+                     f"(always the most frequent class). Nothing was learned: try another learning rate "
+                     f"(lr={lr:g} now; 1e-3 suits Adam), more epochs, or check that inputs and labels match.")
+    for note in notes:
         history.notes.append(note)
-        warnings.warn(note, ChanceLevelWarning, stacklevel=3)
+        warnings.warn(note, TrainingWarning, stacklevel=3)
 
 
 def train_step(model: LocalModel, opt, x: torch.Tensor, y: torch.Tensor, generator=None,
