@@ -250,3 +250,18 @@ def test_eval_on_test_both_and_none(with_val, digits):
     none = train.fit(build("hff", with_val, [16]), with_val, epochs=1, eval_on="none", progress=False)
     assert {"val_acc", "test_acc"}.isdisjoint(none.final) and "train_acc" in none.final
     assert train.History.from_dict(both.to_dict()).val_acc == both.val_acc
+
+
+def test_cli_val_reports_validation_and_scores_test_once(tmp_path, capsys):
+    from hff_edu import cli
+    ckpt = tmp_path / "m.pt"
+    argv = ["train", "--method", "bp", "--widths", "16", "--epochs", "2", "--quiet", "--val", "0.2",
+            "--val-seed", "3", "--save", str(ckpt)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    head = out.splitlines()[2]  # the per-epoch table's header
+    assert "1077 train / 270 val / 450 test" in out and "val acc" in head and "test acc" not in head
+    assert out.count("final test accuracy (bp):") == 1 and "final validation accuracy (bp)" in out
+    acc = out.split("final test accuracy (bp):")[1].split()[0]
+    assert cli.main(["evaluate", str(ckpt)]) == 0  # the same splits, so the same standardisation
+    assert f"test accuracy (bp): {acc}" in capsys.readouterr().out
