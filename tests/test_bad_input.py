@@ -558,3 +558,31 @@ def test_cache_key_holds_its_parts(tmp_path):
     changed = ds.train.x.clone()
     changed[0, 0, 0, 0] += 1e-3
     assert replace(ds, train=data.Split(changed, ds.train.y)).fingerprint() != ds.fingerprint()
+
+
+# -- predictions run in eval mode, for every model kind, and give the mode back ----------
+@pytest.mark.parametrize("method", list(models.METHODS))
+def test_predictions_run_in_eval_mode_and_restore_it(method):
+    ds = small_digits()
+    model = models.build(method, ds, [4, 8] if method.endswith("-conv") else [16, 16])
+    train.fit(model, ds, epochs=1, progress=False)  # BatchNorm gets running statistics
+    x = ds.test.x[:7]
+    reference = [model.predict(x), model.layer_predictions(x), model.predict_and_layers(x)]
+    model.train()
+    first = next(model.children())
+    first.eval()  # a submodule the user froze stays frozen
+    pred, layers = model.predict_and_layers(x)
+    got = [model.predict(x), *model.layer_predictions(x), pred, *layers]
+    want = [reference[0], *reference[1], reference[2][0], *reference[2][1]]
+    assert all(torch.equal(a, b) for a, b in zip(got, want))  # as in eval mode: no batch statistics used
+    assert model.training and not first.training
+    assert model.predict(x[:1]).shape == (1,)  # one sample, in train mode
+
+
+def test_a_non_finite_parameter_is_named():
+    model = hff.HFFNet(10, [8, 8], 3)
+    with torch.no_grad():
+        model.layers[1].prototypes.raw[0, 0, 0] = float("inf")
+    with pytest.raises(FloatingPointError, match=r"epoch 4: parameter layers.1.prototypes.raw \(layer 2\).*lr=0.01"):
+        train.check_diverged(model, [0.5, 0.5], epoch=4, lr=0.01)
+    train.check_diverged(hff.HFFNet(10, [8], 3), [0.5], epoch=1, lr=0.01)  # all finite: nothing raised

@@ -265,3 +265,11 @@ def test_cli_val_reports_validation_and_scores_test_once(tmp_path, capsys):
     acc = out.split("final test accuracy (bp):")[1].split()[0]
     assert cli.main(["evaluate", str(ckpt)]) == 0  # the same splits, so the same standardisation
     assert f"test accuracy (bp): {acc}" in capsys.readouterr().out
+
+
+def test_split_classes_keeps_the_validation_split():
+    from hff_edu import transfer
+    ds = data.load("digits", val=0.2)
+    part = transfer.split_classes(ds, [3, 7])
+    assert set(part.val.y.tolist()) == {0, 1} and len(part.val) == int(((ds.val.y == 3) | (ds.val.y == 7)).sum())
+    assert torch.equal(part.mean, ds.mean) and part.standardise == ds.standardise and part.num_classes == 2
