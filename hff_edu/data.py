@@ -510,16 +510,21 @@ _DIGESTS: dict = {}
 
 def _digest(t: torch.Tensor) -> str:
     """SHA-256 (first 16 hex digits) of a tensor's dtype, shape and bytes."""
+    try:
+        version = t._version
+    except RuntimeError:  # an inference-mode tensor keeps no version counter: hash it every time
+        version = None
     entry = _DIGESTS.get(id(t))
-    if entry is not None and entry[0]() is t and entry[1] == t._version:
+    if version is not None and entry is not None and entry[0]() is t and entry[1] == version:
         return entry[2]
     data = t.detach().cpu().contiguous()
     h = hashlib.sha256(f"{data.dtype}{tuple(data.shape)}".encode())
     if data.numel():
         h.update(memoryview(data.reshape(-1).view(torch.uint8).numpy()))
     digest = h.hexdigest()[:16]
-    key = id(t)
-    _DIGESTS[key] = (weakref.ref(t, lambda _, k=key: _DIGESTS.pop(k, None)), t._version, digest)
+    if version is not None:
+        key = id(t)
+        _DIGESTS[key] = (weakref.ref(t, lambda _, k=key: _DIGESTS.pop(k, None)), version, digest)
     return digest
 
 

@@ -558,6 +558,10 @@ def test_cache_key_holds_its_parts(tmp_path):
     changed = ds.train.x.clone()
     changed[0, 0, 0, 0] += 1e-3
     assert replace(ds, train=data.Split(changed, ds.train.y)).fingerprint() != ds.fingerprint()
+    copy = replace(ds, train=data.Split(ds.train.x.clone(), ds.train.y))
+    before = copy.fingerprint()
+    copy.train.x[0, 0, 0, 0] += 1e-3  # in place: the remembered digest must not be reused
+    assert copy.fingerprint() != before
 
 
 # -- predictions run in eval mode, for every model kind, and give the mode back ----------
