@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ConvModel, gap
-from .protocol import MLPModel, check_positive
+from .protocol import MLPModel, check_bool, check_choice, check_positive
 
 EPS = 1e-8
 
@@ -236,16 +236,15 @@ class FFNet(MLPModel):
         super().__init__(in_features, widths, num_classes, config=dict(
             theta=theta, label_mode=label_mode, label_scale=label_scale, negatives=negatives,
             predict_mode=predict_mode, seed=seed))
-        if label_mode not in ("overwrite", "append"):
-            raise ValueError(f"Unknown label_mode {label_mode!r}: choose 'append' or 'overwrite'.")
+        check_choice("label_mode", label_mode, ("append", "overwrite"))
         if label_mode == "overwrite" and in_features <= num_classes:
             raise ValueError(f"Cannot overwrite {num_classes} label positions of a {in_features}-feature "
                              "input: use label_mode='append'.")
         self.label_mode = label_mode
-        self.label_scale = check_positive("label_scale", label_scale)
+        self.label_scale = check_positive("label_scale", label_scale, "It is the value written for the label; try 1 to 10.")
         self.negatives = check_negatives(negatives)
         self.predict_mode = check_mode(predict_mode)
-        self.thetas = [check_positive("theta", theta) if theta is not None else float(w)
+        self.thetas = [check_positive("theta", theta, THETA_HINT) if theta is not None else float(w)
                        for w in self.widths]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -389,20 +388,17 @@ class FFConvNet(ConvModel):
             theta=theta, label_mode=label_mode, goodness=goodness, loss=loss, alpha=alpha,
             negatives=negatives, predict_mode=predict_mode, label_every_block=label_every_block,
             seed=seed), pool=pool, convs_per_block=convs_per_block, batchnorm=batchnorm)
-        if label_mode not in ("channels", "overlay"):
-            raise ValueError(f"Unknown label_mode {label_mode!r}: choose 'channels' or 'overlay'.")
-        if goodness not in ("mean", "sum"):
-            raise ValueError(f"Unknown goodness {goodness!r}: choose 'mean' or 'sum'.")
-        if loss not in ("ff", "symba"):
-            raise ValueError(f"Unknown loss {loss!r}: choose 'ff' (threshold) or 'symba'.")
+        check_choice("label_mode", label_mode, ("channels", "overlay"))
+        check_choice("goodness", goodness, ("sum", "mean"))
+        check_choice("loss", loss, ("ff", "symba"))
         self.label_mode, self.goodness_kind, self.loss_kind = label_mode, goodness, loss
-        self.label_every_block = bool(label_every_block)
+        self.label_every_block = check_bool("label_every_block", label_every_block)
         if self.label_every_block and label_mode != "channels":
             raise ValueError("label_every_block=True needs label_mode='channels'.")
         self.alpha = check_positive("alpha", alpha, "SymBa's scale; Lee & Song use 4.")
         self.negatives = check_negatives(negatives)
         self.predict_mode = check_mode(predict_mode)
-        self.thetas = [check_positive("theta", theta) if theta is not None
+        self.thetas = [check_positive("theta", theta, THETA_HINT) if theta is not None
                        else (1.0 if goodness == "mean" else float(c)) for c in self.channels]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -539,13 +535,12 @@ def predict_and_layers(model, x: torch.Tensor):
     return scores[:, model.first_scored:].sum(1).argmax(1), layer_predictions(model, scores)
 
 
+THETA_HINT = "It is the goodness threshold; None uses the layer width, 0.1 x width trains sooner."
+
+
 def check_mode(mode: str) -> str:
-    if mode not in ("goodness", "softmax"):
-        raise ValueError(f"Unknown FF prediction mode {mode!r}: choose 'goodness' or 'softmax'.")
-    return mode
+    return check_choice("FF prediction mode", mode, ("goodness", "softmax"))
 
 
 def check_negatives(negatives: str) -> str:
-    if negatives not in ("uniform", "hard"):
-        raise ValueError(f"Unknown negatives {negatives!r}: choose 'uniform' or 'hard'.")
-    return negatives
+    return check_choice("negatives", negatives, ("uniform", "hard"))
