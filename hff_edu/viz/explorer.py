@@ -210,7 +210,7 @@ def prototype_explorer(snapshots: list[dict], y, class_names=None, layers=None, 
 
     step_args = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     fig.update_layout(
-        title=dict(text=layer_title(0), x=0.02, font=dict(size=14)),
+        title=dict(text=layer_title(0), x=0.5, xanchor="left", y=0.97, font=dict(size=14)),
         height=height, margin=dict(l=0, r=0, t=90, b=10), uirevision="explorer",
         annotations=[dict(text=label, x=x, y=1.135, xref="paper", yref="paper", showarrow=False,
                           xanchor="left", font=dict(size=11, color="grey"))
