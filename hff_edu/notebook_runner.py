@@ -63,7 +63,8 @@ def kernel_name() -> str:
 
 
 def notebook_env(profile: str = "classroom") -> None:
-    """Environment the kernels inherit: numba's cache on disk, inline figures kept, and in
+    """Environment the kernels inherit: numba's cache on disk, inline figures kept, interactive
+    figures drawn up front for the HTML (``widgets.FRAMES_ENV``), and in
     the smoke profile one torch thread (tiny models gain nothing from two, and two threads
     waiting on each other stall badly on a busy CI machine)."""
     if profile == "smoke":
@@ -71,6 +72,8 @@ def notebook_env(profile: str = "classroom") -> None:
     os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "data" / "numba_cache"))
     Path(os.environ["NUMBA_CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
     os.environ.pop("MPLBACKEND", None)  # Agg would make inline figures vanish
+    from .widgets import FRAMES_ENV
+    os.environ[FRAMES_ENV] = "1"  # no widget frontend: interactive figures store their frames
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 

@@ -16,6 +16,15 @@ export without widget state) the displayed bundle falls back to the static PNG o
 the current figure; with widget state (``notebook_runner``'s HTML export) the
 controls and the figure render from the saved state.
 
+Frames for pages without a kernel: when ``$HFF_EDU_WIDGET_FRAMES`` is set (the
+notebook runner sets it for its papermill kernels) and the controls select at most
+``MAX_FRAMES`` figures, every figure is drawn up front into a ``Stack`` of images,
+and each control's index is linked to the stacks in the browser (``jslink``), so
+the sliders of the exported HTML switch figures with no kernel at all. Numeric
+sliders become ``SelectionSlider`` controls over the same values for this (a linked
+index must count from 0). Beyond ``MAX_FRAMES`` the export shows the run's
+figure and disables the controls, with a note.
+
 Why not ``ipywidgets.interact``: with ipywidgets 8.1 and a backend that names itself
 ``inline``, figures drawn in its callback are not captured by the widget (they land
 in the Log Console, or stay in the cell as a stale copy). Taught in every notebook
@@ -26,6 +35,8 @@ from __future__ import annotations
 import base64
 import inspect
 import io
+import itertools
+import os
 import traceback
 
 import ipywidgets as W
@@ -33,6 +44,15 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 __all__ = ["InteractiveFigure", "interactive_figure", "figure_png", "plotly_bundle", "show_plotly"]
+
+#: set (to anything but "" or "0") by notebook_runner for runs without a widget frontend
+FRAMES_ENV = "HFF_EDU_WIDGET_FRAMES"
+#: the most figures an exported widget precomputes (the product of its controls' choices)
+MAX_FRAMES = 60
+
+
+def frames_wanted() -> bool:
+    return os.environ.get(FRAMES_ENV, "") not in ("", "0")
 
 
 def figure_png(fig: Figure, close: bool = True) -> str:
@@ -68,6 +88,32 @@ def _control(name: str, abbrev, default):
     return control
 
 
+def control_choices(control) -> list | None:
+    """Every value a control can take, in order, or None when it has no finite list."""
+    if isinstance(control, W.widgets.widget_selection._Selection):
+        return list(control._options_values)
+    if isinstance(control, W.FloatLogSlider):
+        n = int(round((control.max - control.min) / control.step)) + 1
+        return [float(control.base ** (control.min + i * control.step)) for i in range(n)]
+    if isinstance(control, (W.IntSlider, W.FloatSlider)):
+        n = int(round((control.max - control.min) / control.step)) + 1
+        kind = int if isinstance(control, W.IntSlider) else float
+        return [kind(control.min + i * control.step) for i in range(n)]
+    if isinstance(control, W.Checkbox):
+        return [False, True]
+    return None
+
+
+def _indexed(control, choices):
+    """A control with an ``index`` trait over ``choices`` (a linked index counts from 0)."""
+    if isinstance(control, W.widgets.widget_selection._Selection):
+        return control
+    labels = [str(v) if isinstance(v, (int, bool)) else f"{v:.3g}" for v in choices]
+    current = min(range(len(choices)), key=lambda i: abs(float(choices[i]) - float(control.value)))
+    return W.SelectionSlider(options=list(zip(labels, choices)), index=current,
+                             description=control.description, continuous_update=False)
+
+
 class InteractiveFigure:
     """Controls and the figure ``fn(**values)`` they select; display it to show it (once).
 
@@ -95,19 +141,55 @@ class InteractiveFigure:
             if hasattr(control, "continuous_update") and not continuous:
                 control.continuous_update = False  # redraw when the slider is released, not on every pixel
             self.controls[name] = control
-        self.output = W.Output(layout=W.Layout(min_height="2em"))
-        self.widget = W.VBox([W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap")),
-                              self.output])
         self.redraws = 0
         self.error: str | None = None
+        self.frames = 0  # figures drawn up front for a page without a kernel (0: live redraws)
         self.png = self._draw()  # the direct call: an exception here fails the cell (and papermill)
+        self.output = W.Output(layout=W.Layout(min_height="2em"))
         self.output.outputs = (self._image_output(self.png),)
-        for control in self.controls.values():
-            control.observe(self._changed, names="value")
+        figure_area = self.output
+        note = []
+        if frames_wanted():
+            choices = {n: control_choices(c) for n, c in self.controls.items()}
+            count = 1
+            for values in choices.values():
+                count = count * len(values) if values is not None and count is not None else None
+            if count is not None and count <= MAX_FRAMES:
+                figure_area = self._frame_stacks(choices)
+            else:
+                for c in self.controls.values():
+                    c.disabled = True
+                note = [W.HTML(f"<i>Static copy: these controls select {count or 'unlimited'} figures "
+                               f"(more than {MAX_FRAMES} to store); run the notebook to use them.</i>")]
+        self.widget = W.VBox([W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap")),
+                              *note, figure_area])
+        if not self.frames:
+            for control in self.controls.values():
+                control.observe(self._changed, names="value")
 
     @property
     def values(self) -> dict:
         return {name: c.value for name, c in self.controls.items()}
+
+    def _frame_stacks(self, choices: dict):
+        """Every figure the controls can select, in nested ``Stack`` widgets linked to the controls' indices."""
+        names = list(self.controls)
+        self.controls = {n: _indexed(c, choices[n]) for n, c in self.controls.items()}
+        current = [self.controls[n].index for n in names]
+
+        def stacks(depth: int, fixed: dict, index: tuple):
+            if depth == len(names):
+                png = self.png if list(index) == current else figure_png(self.fn(**fixed))
+                self.frames += 1
+                return W.Image(value=base64.b64decode(png), format="png")
+            name = names[depth]
+            children = [stacks(depth + 1, {**fixed, name: v}, index + (i,)) for i, v in enumerate(choices[name])]
+            stack = W.Stack(children, selected_index=self.controls[name].index)
+            self._links.append(W.jslink((self.controls[name], "index"), (stack, "selected_index")))
+            return stack
+
+        self._links = []
+        return stacks(0, {}, ())
 
     def _draw(self) -> str:
         png = figure_png(self.fn(**self.values))

@@ -90,3 +90,35 @@ def test_plotly_bundle_mimetype_and_html_without_plotlyjs():
     assert b["application/vnd.plotly.v1+json"]["data"][0]["type"] == "scatter3d"
     assert "Plotly.newPlot" in b["text/html"] and len(b["text/html"]) < 100_000, "plotly.js is not inlined"
     assert b["text/plain"] == "<plotly figure: t>"
+
+
+def test_frames_for_pages_without_a_kernel(monkeypatch):
+    monkeypatch.setenv("HFF_EDU_WIDGET_FRAMES", "1")
+    w = interactive_figure(_line, n=W.IntSlider(value=3, min=2, max=4), kind=["a", "b"])
+    assert w.frames == 6, "every combination is drawn up front"
+    assert isinstance(w.controls["n"], W.SelectionSlider) and w.controls["n"].value == 3
+    root = w.widget.children[-1]
+    assert isinstance(root, W.Stack) and root.selected_index == 1 and len(root.children) == 3
+    assert all(isinstance(s, W.Stack) and len(s.children) == 2 for s in root.children)
+    # each control's index is linked to every stack at its depth: 1 + 3 links
+    assert len(w._links) == 4
+    assert {(l.source[1], l.target[1]) for l in w._links} == {("index", "selected_index")}
+    shown = root.children[1].children[0]
+    assert shown.value == base64.b64decode(w.png), "the selected frame is the run's own figure"
+    assert plt.get_fignums() == []
+
+
+def test_too_many_frames_disable_the_controls_with_a_note(monkeypatch):
+    monkeypatch.setenv("HFF_EDU_WIDGET_FRAMES", "1")
+    w = interactive_figure(_line, n=(2, 200))
+    assert w.frames == 0 and w.controls["n"].disabled
+    assert "run the notebook" in w.widget.children[1].value
+
+
+def test_control_choices_match_the_slider_values():
+    from hff_edu.widgets import control_choices
+    assert control_choices(W.IntSlider(min=1, max=7, step=3)) == [1, 4, 7]
+    logs = control_choices(W.FloatLogSlider(base=10, min=-2, max=0, step=1))
+    assert logs == pytest.approx([0.01, 0.1, 1.0])
+    assert control_choices(W.Dropdown(options=["x", "y"])) == ["x", "y"]
+    assert control_choices(W.Text()) is None

@@ -168,6 +168,7 @@ class LabServer:
                    OMP_NUM_THREADS="1", NUMBA_CACHE_DIR=str(ROOT / "data" / "numba_cache"),
                    PYDEVD_DISABLE_FILE_VALIDATION="1")
         env.pop("MPLBACKEND", None)
+        env.pop("HFF_EDU_WIDGET_FRAMES", None)  # a live lab redraws on the kernel: test that path
         cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                f"--ServerApp.port={self.port}", f"--IdentityProvider.token={self.token}",
                f"--ServerApp.root_dir={self.root}", "--expose-app-in-browser",
@@ -282,6 +283,51 @@ def log_console_entries(driver) -> list[str]:
         "return Array.from(document.querySelectorAll('.jp-LogConsolePanel .jp-OutputArea-child'))"
         ".map(e => e.innerText.slice(0, 160));")
     return list(hooked) + [f"(panel) {s}" for s in shown if s]
+
+
+# ----------------------------------------------------------------------------
+# ipywidgets controls, moved as a user would; ``image()`` returns the figure shown now
+
+REDRAW_TIMEOUT = 90  # seconds for one redraw on a busy 2-core machine
+
+
+def wait_new_image(image, before: str, what: str) -> str:
+    return wait_for(lambda: (lambda now: now if now and now != before else None)(image()),
+                    REDRAW_TIMEOUT, f"{what}'s figure to change")
+
+
+def move_slider(d, handle, image, what: str) -> bool:
+    """Focus the slider's handle and press an arrow key (left, or right at the lower end)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    box = d.execute_script("return arguments[0].closest('.widget-inline-hbox')", handle)
+    readout = box.find_element(By.CSS_SELECTOR, ".widget-readout")
+    value, before = readout.text, image()
+    scroll_to(d, handle)
+    ActionChains(d).click(handle).perform()
+    for key in (Keys.ARROW_LEFT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT):
+        handle.send_keys(key)
+        time.sleep(0.5)
+        if readout.text != value:
+            break
+    if readout.text == value:
+        raise AssertionError(f"{what}: the slider did not move (readout stays {value!r})")
+    wait_new_image(image, before, what)
+    return True
+
+
+def move_dropdown(d, select_el, image, what: str) -> bool:
+    """Choose the next option of a dropdown."""
+    from selenium.webdriver.support.ui import Select
+    sel = Select(select_el)
+    values = [o.get_attribute("value") for o in sel.options]
+    current = values.index(sel.first_selected_option.get_attribute("value"))
+    before = image()
+    scroll_to(d, select_el)
+    sel.select_by_index((current + 1) % len(values))
+    wait_new_image(image, before, what)
+    return True
 
 
 # ----------------------------------------------------------------------------

@@ -86,7 +86,7 @@ def pytest_terminal_summary(terminalreporter):
     if "jupyterlab_start_s" in REPORT:
         w.line(f"JupyterLab up in {REPORT['jupyterlab_start_s']} s")
     keys = ("widgets", "updated", "stale", "log_console", "console_errors", "open_s", "run_s",
-            "html_math", "html_widgets", "html_plotly", "html_console_errors")
+            "html_math", "html_widgets", "html_moved", "html_plotly", "html_console_errors")
     w.line(f"{'notebook':28s} " + " ".join(f"{k:>10s}" for k in keys))
     for name, r in sorted(REPORT["notebooks"].items()):
         w.line(f"{name:28s} " + " ".join(f"{str(r.get(k, '-')):>10s}" for k in keys))

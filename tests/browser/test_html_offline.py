@@ -1,6 +1,7 @@
 """The offline HTML exports of the widget notebooks, opened from disk with the network blocked:
 math rendered by MathJax, every widget rendered from the saved widget state (controls and the
-figure inside), the plotly explorer drawn and its controls working, and no console error."""
+figure inside) and every slider and dropdown switching its figure with no kernel (the frames
+the run stored), the plotly explorer drawn and its controls working, and no console error."""
 from __future__ import annotations
 
 import re
@@ -21,6 +22,17 @@ NOTEBOOKS = bt.widget_notebooks()
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PLOTLY = "application/vnd.plotly.v1+json"
 RAW_MATH = re.compile(r"\$[^$\s][^$]*\$")
+# the exported widget views (the template's outer divs) that show a figure
+JS_WIDGET_VIEWS = """
+return Array.from(document.querySelectorAll('.jp-OutputArea-output.jupyter-widgets'))
+  .filter(e => !e.parentElement.closest('.jp-OutputArea-output.jupyter-widgets'))
+  .filter(e => Array.from(e.querySelectorAll('img')).some(i => i.offsetParent !== null));
+"""
+# the figure a view shows now: its one visible image (a Stack hides the other frames)
+JS_SHOWN_IMAGE = """
+const shown = Array.from(arguments[0].querySelectorAll('img')).filter(i => i.offsetParent !== null);
+return shown.length === 1 ? shown[0].getAttribute('src') : null;
+"""
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +70,7 @@ def test_offline_html_renders_math_widgets_and_plots(html_exports, driver_factor
     d.get(html.resolve().as_uri())
     bt.wait_for(lambda: d.execute_script("return document.readyState") == "complete", 60, "the page to load")
     if figures:
-        bt.wait_for(lambda: len(d.find_elements(By.CSS_SELECTOR, ".widget-output img")) >= figures, 60,
+        bt.wait_for(lambda: len(d.execute_script(JS_WIDGET_VIEWS)) >= figures, 60,
                     f"{figures} widget figure(s) to render from the saved state")
     if math:
         bt.wait_for(lambda: d.execute_script("return window.MathJax && MathJax.startup && "
@@ -70,8 +82,17 @@ def test_offline_html_renders_math_widgets_and_plots(html_exports, driver_factor
     raw = [m for t in d.execute_script(
         "return Array.from(document.querySelectorAll('.jp-RenderedMarkdown')).map(e => e.innerText)")
         for m in RAW_MATH.findall(t)]
-    controls = len(d.find_elements(By.CSS_SELECTOR, ".widget-slider, .widget-hslider, .widget-dropdown"))
-    shown = len(d.find_elements(By.CSS_SELECTOR, ".widget-output img"))
+    views = d.execute_script(JS_WIDGET_VIEWS)
+    shown = len(views)
+    controls = moved = 0
+    for n, view in enumerate(views):
+        image = lambda: d.execute_script(JS_SHOWN_IMAGE, view)  # noqa: E731 (bound to this view)
+        for handle in view.find_elements(By.CSS_SELECTOR, ".noUi-handle"):
+            controls += 1
+            moved += bt.move_slider(d, handle, image, f"widget {n}")
+        for sel in view.find_elements(By.CSS_SELECTOR, ".widget-dropdown select"):
+            controls += 1
+            moved += bt.move_dropdown(d, sel, image, f"widget {n}")
     body = d.find_element(By.TAG_NAME, "body").text
     plot_els = d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")
     plot_changed = 0
@@ -81,13 +102,14 @@ def test_offline_html_renders_math_widgets_and_plots(html_exports, driver_factor
         bt.ARTIFACTS.mkdir(parents=True, exist_ok=True)
         plot.screenshot(str(bt.ARTIFACTS / f"explorer-html-{path.stem[:2]}-{n}.png"))
     errors = bt.console_errors(d)
-    record(path.stem, html_math=n_math, html_widgets=f"{shown}/{figures}", html_plotly=f"{plot_changed}/{plots}",
-           html_console_errors=len(errors))
+    record(path.stem, html_math=n_math, html_widgets=f"{shown}/{figures}", html_moved=f"{moved}/{controls}",
+           html_plotly=f"{plot_changed}/{plots}", html_console_errors=len(errors))
     if math:
         assert n_math > 0, f"{html.name}: no MathJax output"
         assert not raw, f"{html.name}: math left as raw TeX: {raw[:3]}"
     assert shown == figures, f"{html.name}: {shown} of {figures} widget figures rendered"
     assert controls >= figures, f"{html.name}: {controls} controls for {figures} interactive figures"
+    assert moved == controls, f"{html.name}: {controls - moved} of {controls} controls did not switch the figure"
     for text in ("Loading widget", "interactive(children", "Error displaying widget"):
         assert text not in body, f"{html.name}: the page shows {text!r}"
     assert len(plot_els) == plots and plot_changed == plots, \

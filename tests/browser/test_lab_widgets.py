@@ -11,10 +11,7 @@ import pytest
 
 pytest.importorskip("selenium", reason="selenium is not installed: make setup installs it (dev extra)")
 
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import Select  # noqa: E402
 
 import browser_tools as bt  # noqa: E402
 from browser_tools import record  # noqa: E402
@@ -22,7 +19,6 @@ from browser_tools import record  # noqa: E402
 pytestmark = pytest.mark.browser
 NOTEBOOKS = bt.widget_notebooks()
 BAD_TEXT = ("Loading widget", "interactive(children", "Error displaying widget", "Error rendering output")
-REDRAW_TIMEOUT = 90  # seconds for one redraw on a busy 2-core machine
 
 JS_WIDGET_CELLS = """
 return Array.from(document.querySelectorAll('[data-hff-cell]'))
@@ -54,40 +50,6 @@ def cell(d, idx):
     return d.find_element(By.CSS_SELECTOR, f'[data-hff-cell="{idx}"]')
 
 
-def wait_new_image(d, idx, before: str) -> str:
-    return bt.wait_for(lambda: (lambda s: s["img"] if s["img"] and s["img"] != before else None)(cell_state(d, idx)),
-                       REDRAW_TIMEOUT, f"cell {idx}'s figure to change")
-
-
-def move_slider(d, idx, handle) -> bool:
-    """Focus the slider's handle and press an arrow key (left, or right at the lower end)."""
-    box = d.execute_script("return arguments[0].closest('.widget-inline-hbox')", handle)
-    readout = box.find_element(By.CSS_SELECTOR, ".widget-readout")
-    value = readout.text
-    before = cell_state(d, idx)["img"]
-    bt.scroll_to(d, handle)
-    ActionChains(d).click(handle).perform()
-    for key in (Keys.ARROW_LEFT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT):
-        handle.send_keys(key)
-        time.sleep(0.5)
-        if readout.text != value:
-            break
-    if readout.text == value:
-        raise AssertionError(f"cell {idx}: the slider did not move (readout stays {value!r})")
-    wait_new_image(d, idx, before)
-    return True
-
-
-def move_dropdown(d, idx, select_el) -> bool:
-    sel = Select(select_el)
-    current = [o.get_attribute("value") for o in sel.options].index(sel.first_selected_option.get_attribute("value"))
-    before = cell_state(d, idx)["img"]
-    bt.scroll_to(d, select_el)
-    sel.select_by_index((current + 1) % len(sel.options))
-    wait_new_image(d, idx, before)
-    return True
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_widgets_render_and_update_in_jupyterlab(lab, driver_factory, path):
     d = driver_factory()
@@ -112,12 +74,13 @@ def test_widgets_render_and_update_in_jupyterlab(lab, driver_factory, path):
                 problems.append(f"cell {idx}: the widget holds no figure")
             sliders = cell(d, idx).find_elements(By.CSS_SELECTOR, ".noUi-handle")
             dropdowns = cell(d, idx).find_elements(By.CSS_SELECTOR, ".widget-dropdown select")
+            image = lambda: cell_state(d, idx)["img"]  # noqa: E731 (bound to this cell)
             for handle in sliders:
                 found += 1
-                updated += move_slider(d, idx, handle)
+                updated += bt.move_slider(d, handle, image, f"cell {idx}")
             for sel in dropdowns:
                 found += 1
-                updated += move_dropdown(d, idx, sel)
+                updated += bt.move_dropdown(d, sel, image, f"cell {idx}")
             if not sliders and not dropdowns:
                 problems.append(f"cell {idx}: a widget without controls")
         st = cell_state(d, idx)
