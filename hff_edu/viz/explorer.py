@@ -95,7 +95,8 @@ def _sphere_surface(n: int = 36):
     u, v = np.mgrid[0:2 * np.pi:complex(0, 2 * n), 0:np.pi:complex(0, n)]
     return go.Surface(x=np.cos(u) * np.sin(v), y=np.sin(u) * np.sin(v), z=np.cos(v), opacity=0.12,
                       colorscale=[[0, "rgb(150,150,150)"], [1, "rgb(150,150,150)"]], showscale=False,
-                      hoverinfo="skip", name="S^2", showlegend=False)
+                      hoverinfo="skip", name="S^2", showlegend=False,
+                      contours={ax: dict(highlight=False) for ax in "xyz"})  # no contour lines under the mouse
 
 
 def _xyz(a: np.ndarray) -> dict:
@@ -210,14 +211,14 @@ def prototype_explorer(snapshots: list[dict], y, class_names=None, layers=None, 
 
     step_args = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     fig.update_layout(
-        title=dict(text=layer_title(0), x=0.5, xanchor="left", y=0.97, font=dict(size=14)),
-        height=height, margin=dict(l=0, r=0, t=90, b=10), uirevision="explorer",
+        title=dict(text=layer_title(0), x=0.01, xanchor="left", y=0.985, yref="container", font=dict(size=14)),
+        height=height, margin=dict(l=0, r=0, t=115, b=10), uirevision="explorer",
         annotations=[dict(text=label, x=x, y=1.135, xref="paper", yref="paper", showarrow=False,
                           xanchor="left", font=dict(size=11, color="grey"))
                      for label, x in (("layer", 0.0), ("highlight", 0.3))],
         legend=dict(itemsizing="constant", title=dict(text="class (click: hide, double-click: isolate)")),
         scene=dict(aspectmode="cube", uirevision="explorer",
-                   camera=dict(eye=dict(x=1.05, y=1.05, z=0.7)),
+                   camera=dict(eye=dict(x=0.9, y=0.9, z=0.6)),
                    **{ax: dict(range=[-1.15, 1.15], visible=False) for ax in ("xaxis", "yaxis", "zaxis")}),
         updatemenus=[
             dict(type="dropdown", buttons=layer_buttons, active=0, x=0.0, y=1.09, xanchor="left",
