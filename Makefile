@@ -81,7 +81,7 @@ results:
 # JupyterLab on working copies (build/lab/): its autosave can never write outputs into notebooks/
 lab:
 	$(PY) -m hff_edu.notebook_runner --lab-copies
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=build/lab
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=build/lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lab-reset:
 	$(PY) -m hff_edu.notebook_runner --lab-reset

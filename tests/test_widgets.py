@@ -8,6 +8,12 @@ import pytest
 from hff_edu.widgets import figure_png, interactive_figure, plotly_bundle
 
 
+@pytest.fixture(autouse=True)
+def _live(monkeypatch):
+    # live redraws unless a test asks for frames (a notebook run in this process would set it)
+    monkeypatch.delenv("HFF_EDU_WIDGET_FRAMES", raising=False)
+
+
 def _line(n=3, kind="a"):
     fig, ax = plt.subplots()
     ax.plot(range(n))
