@@ -289,3 +289,16 @@ def test_hff_last_rule_scores_only_the_last_layer(monkeypatch):
         calls.clear()
         model.predict(inp, rule="sum")
         assert len(calls) == model.num_layers
+
+
+def test_ff_goodness_sum_can_include_the_first_layer():
+    torch.manual_seed(0)
+    net = ff.FFNet(12, [8, 8, 8], 4, seed=0).eval()
+    x = torch.randn(30, 12)
+    g = net.goodness_scores(x)
+    assert torch.equal(net.predict(x), g[:, 1:].sum(1).argmax(1))  # Hinton's default: layers >= 2
+    assert torch.equal(net.predict(x, skip_first=False), g.sum(1).argmax(1))
+    every = ff.FFNet(12, [8, 8, 8], 4, seed=0, sum_skip_first=False).eval()
+    assert torch.equal(every.predict(x), g.sum(1).argmax(1))
+    assert torch.equal(every.predict_and_layers(x)[0], g.sum(1).argmax(1))
+    assert every.config["sum_skip_first"] is False
