@@ -7,11 +7,12 @@ PROFILE ?= classroom
 # CPU-only torch where the CUDA build is not wanted: make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 
-.PHONY: setup data kernel js chromium test unit browser notebooks strip results lab lab-reset clean help
+.PHONY: setup data kernel js chromium test unit browser notebooks strip results lab lab-reset clean help \
+        student student-check book site-test dist install-test warm-cache
 
 help:
 	@echo "make setup      create $(VENV), install hff-edu with its dev extra, register the Jupyter kernel, get offline data"
-	@echo "make test       unit tests, every notebook in the smoke profile (with offline HTML), then the browser tests"
+	@echo "make test       unit tests, every notebook in the smoke profile (with offline HTML), the smoke site, then the browser tests"
 	@echo "make unit       unit tests only"
 	@echo "make browser    the browser tests only: JupyterLab and the offline HTML in headless Chromium"
 	@echo "make notebooks  execute every notebook (PROFILE=smoke|classroom|full) into build/notebooks/, with HTML"
@@ -19,6 +20,13 @@ help:
 	@echo "make results    the README's results table (four methods x 3 seeds on Fashion-MNIST, about an hour on 2 cores)"
 	@echo "make lab        open the suite in JupyterLab, on working copies in build/lab/ (the sources stay clean)"
 	@echo "make lab-reset  replace the working copies in build/lab/ with fresh copies of the sources"
+	@echo "make student    student versions (solutions -> stubs) in build/student/, nbgrader sources in build/teacher/"
+	@echo "make student-check  run teacher and student versions (PROFILE=smoke|classroom), compare exercise counts"
+	@echo "make book       the course website (PROFILE=classroom|smoke) in build/book/<profile>/_build/html"
+	@echo "make site-test  open the site built for PROFILE in headless Chromium with the network blocked"
+	@echo "make dist       the wheel (ships the notebooks) in dist/; hff-edu course DEST [--student] writes the course"
+	@echo "make install-test  the wheel in a fresh virtual environment: hff-edu course, a notebook, nbgrader (minutes)"
+	@echo "make warm-cache train and cache every model of the classroom profile before a class"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +51,7 @@ data:
 	  echo "Fashion-MNIST: not installed; run 'sudo apt-get install dataset-fashion-mnist' or let torchvision download it"; \
 	fi
 
-# MathJax and the widget renderer for the offline HTML, from npm with the committed lock file
+# MathJax and the widget renderer for the offline HTML and the site, from npm with the committed lock file
 js:
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix js --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the offline HTML export (make notebooks, make test) needs Node.js and npm"; fi
@@ -61,6 +69,7 @@ chromium:
 
 test: unit
 	$(PY) -m hff_edu.notebook_runner --profile smoke --html
+	$(PY) book/build.py --profile smoke
 	$(MAKE) browser
 
 browser:
@@ -83,9 +92,32 @@ lab:
 	$(PY) -m hff_edu.notebook_runner --lab-copies
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=build/lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# ---- the classroom edition (hff_edu/course.py, book/, docs/teaching.md)
+student:
+	$(PY) -m hff_edu.course student
+
+student-check:
+	$(PY) -m hff_edu.course check --profile $(PROFILE)
+
+book:
+	$(PY) book/build.py --profile $(PROFILE)
+
+site-test:
+	HFF_EDU_SITE_PROFILE=$(PROFILE) $(PY) -m pytest -q tests/browser/test_site.py
+
+dist:
+	$(PY) -m pip wheel --no-deps -w dist .
+	@ls -l dist/*.whl
+
+install-test:
+	$(PY) -m pytest -q -s tests/install
+
+warm-cache:
+	$(PY) -m hff_edu.course warm-cache --profile classroom
+
 lab-reset:
 	$(PY) -m hff_edu.notebook_runner --lab-reset
 
 # keeps build/lab/: the working copies hold the user's work (make lab-reset replaces them)
 clean:
-	rm -rf $(filter-out build/lab,$(wildcard build/*)) .pytest_cache
+	rm -rf $(filter-out build/lab,$(wildcard build/*)) dist .pytest_cache

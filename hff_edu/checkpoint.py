@@ -11,6 +11,12 @@ so a reader sees the old file or a new one, never half of one. A file that is
 not a readable checkpoint (random bytes, truncated, a text file, another
 program's pickle, a config that does not fit its weights) raises one
 ``ValueError`` naming the file and what to do.
+
+The training cache: ``train_or_load(method, ds, widths, ...)`` builds and trains a
+model kind by name, ``fit_or_load(model, ds, ...)`` trains a model you built (what
+``train.fit`` does), each only once: a second call with the same configuration loads
+the weights, the history and what the callbacks recorded (``make warm-cache`` fills
+the cache before a class).
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ import torch
 from .data import DataBundle, data_root
 from .models import CLASSES, build, method_of
 from .protocol import LocalModel, check_device
-from .train import History, fit
+from .train import History, default_device, fit
 from .version import __version__
 
 FORMAT = "hff_edu-checkpoint-1"
@@ -181,25 +187,57 @@ def train_or_load(method: str, ds: DataBundle, widths, fit_kwargs: dict | None =
     file without them, or a corrupt one is retrained and overwritten, with a warning;
     another dataset's model is never returned. ``data_kwargs`` (the arguments ``ds``
     was loaded with) may be given for readability of the stored key; the fingerprint
-    already decides. Returns ``(model, history)``.
+    already decides. Callbacks in ``fit_kwargs`` are cached with the model (see
+    :func:`fit_or_load`). Returns ``(model, history)``.
     """
     fit_kwargs = dict(fit_kwargs or {})
-    key_kwargs = {k: v for k, v in fit_kwargs.items() if k not in ("progress", "callbacks", "device")}
-    parts = cache_parts(method, dict(model_kwargs, widths=list(widths)), ds, key_kwargs, data_kwargs)
-    cache_dir = Path(cache_dir) if cache_dir is not None else data_root() / "models"
-    path = cache_dir / f"{method}-{ds.name}-{cache_key(parts)}.pt"
-    if path.is_file() and not retrain and not fit_kwargs.get("callbacks"):
+    callbacks = list(fit_kwargs.get("callbacks") or ())
+    parts = cache_parts(method, dict(model_kwargs, widths=list(widths)), ds, _key_kwargs(fit_kwargs, callbacks),
+                        data_kwargs)
+    path = _cache_dir(cache_dir) / f"{method}-{ds.name}-{cache_key(parts)}.pt"
+    if path.is_file() and not retrain:
         cached = _load_cached(path, parts)
-        if cached is not None:
-            return cached
+        if cached is not None and _restore_recordings(callbacks, cached[2]):
+            return cached[0], cached[1]
     model = build(method, ds, widths, **model_kwargs)
     history = fit(model, ds, **fit_kwargs)
-    save(model, path, history=history.to_dict(), method=method_of(model), dataset=ds.name, cache_key=parts)
+    save(model, path, history=history.to_dict(), method=method_of(model), dataset=ds.name, cache_key=parts,
+         recordings=_recordings(callbacks))
     return model, history
 
 
+def fit_or_load(model: LocalModel, ds: DataBundle, cache_dir: str | os.PathLike | None = None,
+                retrain: bool = False, data_kwargs: dict | None = None, **fit_kwargs) -> History:
+    """``train.fit(model, ds, **fit_kwargs)`` through the training cache; returns the History.
+
+    For a model built by hand (taught in 01_forward_forward and 04_hypersphere_views).
+    The key holds the model's kind, config and initial weights, the data (its
+    fingerprint, as for :func:`train_or_load`), the training arguments and each
+    callback's settings (its probe tensors, ``every``, ``seed``). On a hit the trained
+    weights are loaded into ``model`` and every callback gets back what it recorded
+    during that training (its ``snapshots`` or ``records``), so the plots that follow are
+    the same as after training. A callback that keeps its recording elsewhere cannot be
+    restored: then the model is trained again.
+    """
+    callbacks = list(fit_kwargs.get("callbacks") or ())
+    model_id = dict(config=model.config, initial_weights=_tensor_digest(model.state_dict()))
+    parts = cache_parts(method_of(model), model_id, ds, _key_kwargs(fit_kwargs, callbacks), data_kwargs)
+    path = _cache_dir(cache_dir) / f"{method_of(model)}-{ds.name}-{cache_key(parts)}.pt"
+    if path.is_file() and not retrain:
+        cached = _load_cached(path, parts)
+        if cached is not None and _restore_recordings(callbacks, cached[2]):
+            model.load_state_dict(cached[0].state_dict())
+            device = fit_kwargs.get("device")
+            model.to(torch.device(device) if device is not None else default_device()).eval()
+            return cached[1]
+    history = fit(model, ds, **fit_kwargs)
+    save(model, path, history=history.to_dict(), method=method_of(model), dataset=ds.name, cache_key=parts,
+         recordings=_recordings(callbacks))
+    return history
+
+
 def _load_cached(path: Path, parts: dict):
-    """``(model, history)`` from a cache file whose stored key matches ``parts``; None (with a warning) if not."""
+    """``(model, history, extra)`` from a cache file whose stored key matches ``parts``; None (with a warning) if not."""
     try:
         model, extra = load(path)
     except ValueError as e:
@@ -212,4 +250,62 @@ def _load_cached(path: Path, parts: dict):
         warnings.warn(f"Training cache {path} was trained with other settings or data (differs in: "
                       f"{', '.join(differ)}); retraining and overwriting it.", stacklevel=3)
         return None
-    return model, History.from_dict(extra["history"])
+    return model, History.from_dict(extra["history"]), extra
+
+
+#: where a callback keeps what it recorded (EmbeddingSnapshots, GoodnessSnapshots: snapshots; LayerStats: records)
+_RECORDING_ATTRS = ("snapshots", "records")
+
+
+def _cache_dir(cache_dir) -> Path:
+    return Path(cache_dir) if cache_dir is not None else data_root() / "models"
+
+
+def _key_kwargs(fit_kwargs: dict, callbacks: list) -> dict:
+    key = {k: v for k, v in fit_kwargs.items() if k not in ("progress", "callbacks", "device")}
+    if callbacks:
+        key["callbacks"] = [_callback_id(cb) for cb in callbacks]
+    return key
+
+
+def _recording_attr(cb) -> str | None:
+    return next((a for a in _RECORDING_ATTRS if isinstance(getattr(cb, a, None), list)), None)
+
+
+def _callback_id(cb) -> dict:
+    """A callback's class and settings (tensors by digest), without what it records."""
+    attr = _recording_attr(cb)
+    settings = {k: _tensor_digest(v) if torch.is_tensor(v) else repr(v)
+                for k, v in sorted(vars(cb).items()) if k != attr}
+    return dict(kind=type(cb).__name__, settings=settings)
+
+
+def _tensor_digest(t) -> str:
+    """A short hash of a tensor's (or a state dict's) values, shape and dtype."""
+    h = hashlib.sha256()
+    items = t.items() if isinstance(t, dict) else [("", t)]
+    for name, v in items:
+        v = v.detach().cpu().contiguous()
+        h.update(f"{name}:{tuple(v.shape)}:{v.dtype};".encode())
+        h.update(v.numpy().tobytes() if v.dtype != torch.bfloat16 else v.float().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _recordings(callbacks: list) -> list | None:
+    """What each callback recorded, or None when one of them keeps it where we cannot find it."""
+    attrs = [_recording_attr(cb) for cb in callbacks]
+    if None in attrs:
+        return None
+    return [getattr(cb, a) for cb, a in zip(callbacks, attrs)]
+
+
+def _restore_recordings(callbacks: list, extra: dict) -> bool:
+    """Give every callback back its recording; False (train again) when that is not possible."""
+    if not callbacks:
+        return True
+    stored = extra.get("recordings")
+    if stored is None or len(stored) != len(callbacks) or _recordings(callbacks) is None:
+        return False
+    for cb, rec in zip(callbacks, stored):
+        setattr(cb, _recording_attr(cb), rec)
+    return True

@@ -1,9 +1,10 @@
-"""Command line: ``python -m hff_edu {train,evaluate,compare} ...`` (``--help`` on each).
+"""Command line: ``python -m hff_edu {train,evaluate,compare,course} ...`` (``--help`` on each).
 
     python -m hff_edu train --method hff --dataset fashion-mnist --epochs 5 --widths 1000,1000,1000
     python -m hff_edu evaluate data/models/hff.pt
     python -m hff_edu compare --methods hff,ff --dataset fashion-mnist --epochs 2
     python -m hff_edu train --method hff-conv --dataset fashion-mnist --channels 32,64,128 --augment
+    hff-edu course ~/hff-course --student        # the course in a folder (hff_edu.course)
 
 Methods ending in ``-conv`` are the convolutional models (blocks of ``--channels``);
 the others are MLPs (layers of ``--widths``). With ``--val N`` (or a fraction) the
@@ -385,6 +386,11 @@ def make_parser() -> argparse.ArgumentParser:
     _add_train_args(p)
     p.add_argument("--out", type=parse_out_path, default=None, metavar="FILE", help="also write the results as JSON")
     p.set_defaults(func=cmd_compare)
+
+    from . import course  # the classroom edition: hff-edu course DEST [--student]
+    p = sub.add_parser("course", help="write the course (notebooks and a README) into a folder of your choice")
+    course.add_course_arguments(p)
+    p.set_defaults(func=course.cmd_course)
     return parser
 
 

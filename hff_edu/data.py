@@ -18,7 +18,8 @@ Where the data comes from:
   needs the internet the first time).
 - your own arrays: :func:`from_arrays` (tables or images).
 
-The data root is ``data/`` of the project checkout, or ``$HFF_EDU_DATA``.
+The data root (:func:`data_root`) is ``$HFF_EDU_DATA``, else ``data/`` of the project checkout,
+else the per-user cache folder of an installed package.
 
 How the splits are made (``load`` and ``from_arrays`` alike):
 
@@ -159,11 +160,18 @@ class DataBundle:
 
 
 def data_root() -> Path:
-    """``$HFF_EDU_DATA`` if set, else ``data/`` at the top of the project checkout."""
+    """Where datasets and the training cache live: ``$HFF_EDU_DATA`` if set; else ``data/`` at the top
+    of the source checkout the package runs from; else, for an installed package (``hff-edu course``
+    from a wheel), the per-user cache folder (``~/.cache/hff-edu`` on Linux, platformdirs' choice elsewhere).
+    """
     env = os.environ.get("HFF_EDU_DATA")
     if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "data"
+        return Path(env).expanduser()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "notebooks").is_dir():
+        return checkout / "data"
+    import platformdirs
+    return Path(platformdirs.user_cache_dir("hff-edu", appauthor=False))
 
 
 DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10", "cifar100")

@@ -69,7 +69,8 @@ def notebook_env(profile: str = "classroom") -> None:
     waiting on each other stall badly on a busy CI machine)."""
     if profile == "smoke":
         os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "data" / "numba_cache"))
+    from .data import data_root
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(data_root() / "numba_cache"))
     Path(os.environ["NUMBA_CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
     os.environ.pop("MPLBACKEND", None)  # Agg would make inline figures vanish
     from .widgets import FRAMES_ENV
