@@ -178,11 +178,17 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rule", choices=["last", "sum"], default="last",
                    help="default prediction rule: last layer or sum over layers (both are reported)")
     g = p.add_argument_group("FF options")
-    g.add_argument("--theta", type=_number(True), default=None, help="goodness threshold (default: the layer width)")
-    g.add_argument("--label-scale", type=_number(True), default=1.0,
-                   help="value written for the one-hot label (default 1)")
-    g.add_argument("--negatives", choices=["uniform", "hard"], default="uniform",
-                   help="wrong labels drawn uniformly or from the current softmax (default %(default)s)")
+    g.add_argument("--theta", type=_number(True), default=None,
+                   help="goodness threshold (default: the model's, 0.08 x the layer width for the MLP, tuned)")
+    g.add_argument("--label-scale", type=_number(True), default=None,
+                   help="value written for the one-hot label (default: the model's, 28 for the MLP, tuned)")
+    g.add_argument("--negatives", choices=["uniform", "hard"], default=None,
+                   help="wrong labels drawn uniformly or from the current softmax (default: the model's, "
+                        "hard for the MLP, uniform for conv)")
+    g.add_argument("--sum-all-layers", dest="sum_skip_first", action="store_false", default=None,
+                   help="goodness mode sums every layer (the MLP default, tuned)")
+    g.add_argument("--skip-first", dest="sum_skip_first", action="store_true",
+                   help="goodness mode sums layers >= 2 only (Hinton's choice)")
     g.add_argument("--ff-mode", choices=["goodness", "softmax"], default="goodness",
                    help="default prediction mode (both are reported)")
     g = p.add_argument_group("conv options (methods ending in -conv)")
@@ -209,10 +215,13 @@ def _model_kwargs(method: str, a) -> dict:
         if conv:
             kw.update(head_dim=a.head_dim)
     elif base == "ff":
-        kw.update(theta=a.theta, negatives=a.negatives, predict_mode=a.ff_mode)
+        kw.update(theta=a.theta, predict_mode=a.ff_mode)
+        # None: the model's own default (they differ between the MLP, tuned, and conv)
+        kw.update({k: v for k, v in dict(negatives=a.negatives, sum_skip_first=a.sum_skip_first).items()
+                   if v is not None})
         if conv:
             kw.update(loss=a.ff_loss)
-        else:
+        elif a.label_scale is not None:
             kw.update(label_scale=a.label_scale)
     elif method == "local-ce-conv":
         kw.update(head_dim=a.head_dim)

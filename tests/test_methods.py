@@ -98,11 +98,25 @@ def test_hff_prediction_costs_one_pass(C):
 
 
 def test_ff_goodness_prediction_skips_first_layer():
-    model = ff.FFNet(30, [16, 16, 16], 4)
+    model = ff.FFNet(30, [16, 16, 16], 4, sum_skip_first=True)
     x = torch.randn(8, 30)
     g = model.goodness_scores(x)
     assert g.shape == (8, 3, 4)
     torch.testing.assert_close(model.predict(x), g[:, 1:].sum(1).argmax(1))
+
+
+def test_ff_defaults_are_the_tuned_settings():
+    """The MLP defaults are benchmarks/tune.py's best trial (rounded): every layer's goodness is
+    summed, hard negatives, threshold 0.08 x width, label value 28, Adam lr 7e-4."""
+    from hff_edu.models import DEFAULT_LR
+    model = ff.FFNet(30, [16, 16, 16], 4)
+    x = torch.randn(8, 30)
+    torch.testing.assert_close(model.predict(x), model.goodness_scores(x).sum(1).argmax(1))
+    assert model.thetas == [ff.THETA_PER_UNIT * 16] * 3 and ff.THETA_PER_UNIT == 0.08
+    assert model.negatives == "hard" and model.label_scale == ff.LABEL_SCALE == 28.0
+    assert DEFAULT_LR["ff"] == 7e-4
+    # the classic settings stay one argument away
+    assert ff.FFNet(30, [16], 4, theta=16.0).thetas == [16.0]
 
 
 # -- HFF ---------------------------------------------------------------------
