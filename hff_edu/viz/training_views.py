@@ -20,6 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+from .style import OKABE_ITO
 
 
 def _check_histories(histories: dict) -> None:
@@ -211,8 +212,6 @@ def markdown_table(headers, rows, floatfmt: str = ".4f") -> str:
     return "\n".join(lines)
 
 
-#: Okabe & Ito's colour-blind-safe palette (blue, orange, bluish green, reddish purple, sky blue, vermillion)
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 
 
 def plot_step_losses(curves: dict, layer_names=None, reference: str | None = None,
