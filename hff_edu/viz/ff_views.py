@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter
 
 from .style import BLUE, GRADIENT_COLOR, NEG_COLOR, ORANGE, POS_COLOR, PURPLE, SKY
 
@@ -317,6 +318,9 @@ def plot_layer_stats(records_by_run: dict, thetas_by_run: dict) -> Figure:
             a_h.plot(epochs, [r["sparsity"][j] for r in records], "o-", ms=3, color=color(j))
         a_g.axhline(1.0, color="black", ls=":", lw=1)
         a_g.set_yscale("log")
+        # plain numbers (0.2, 1, 2, not 2 x 10^-1); of the minor ticks only 2 and 5 times a power of ten
+        a_g.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        a_g.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
         a_g.set_ylabel(f"{name}\nmean G / theta (log)", fontsize=8)
         a_s.axhline(0.5, color="grey", ls=":", lw=1)
         a_s.set_ylim(0, 1.02)  # the whole range: no truncated axis
