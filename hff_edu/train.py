@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .compile import stepper
 from .data import DataBundle, Split
 from .protocol import LocalModel
 
@@ -124,7 +125,8 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
         schedule: str = "simultaneous", cooldown: bool = True, seed: int = 0,
         progress: bool = True, callbacks: Sequence[Callback] = (), device=None,
         eval_batch_size: int = 1000, train_eval_samples: int = 2000,
-        augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> History:
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        compile: bool | dict = False) -> History:
     """Train ``model`` on ``ds.train``, evaluating on ``ds.test`` after every epoch.
 
     Args:
@@ -138,6 +140,10 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
         device: where to train; default CUDA when present, else CPU.
         augment: applied to every training batch of inputs (e.g. random crops and
             flips for images); evaluation never sees it.
+        compile: train on the fast path (``compile.CompiledModel``: the losses compiled
+            by ``torch.compile``, one backward per step; a dict gives torch.compile's
+            options); same gradients to float tolerance, activation memory no longer
+            flat in depth. Prediction stays eager.
 
     Returns a :class:`History`; the model is left in eval mode on ``device``.
     """
@@ -158,6 +164,7 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
     seed_everything(seed)
     device = torch.device(device) if device is not None else default_device()
     model.to(device).train()
+    step_model = stepper(model, compile)
     train, test = ds.train.to(device), ds.test
     gen = torch.Generator(device=device).manual_seed(seed)  # shuffling and FF's negatives
     cpu_gen = torch.Generator().manual_seed(seed)
@@ -170,7 +177,8 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
     history = History(type(model).__name__, list(model.loss_names), list(model.layer_names),
                       config=dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                                   optimizer=optimizer, schedule=schedule, cooldown=cooldown, seed=seed,
-                                  device=str(device), dataset=ds.name, train_size=len(train)))
+                                  device=str(device), dataset=ds.name, train_size=len(train),
+                                  compile=compile))
     for cb in callbacks:
         cb(model, 0, history)
 
@@ -187,7 +195,7 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
             if cooldown:
                 _set_lr(opt, lr * min(1.0, 2.0 * (1.0 - step / max(total_steps, 1))))
             xb = train.x[idx] if augment is None else augment(train.x[idx])
-            sums += train_step(model, opt, xb, train.y[idx], gen, active)
+            sums += train_step(step_model, opt, xb, train.y[idx], gen, active)
             step += 1
             if bar is not None:
                 bar.update(1)
@@ -216,7 +224,8 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
 def train_step(model: LocalModel, opt, x: torch.Tensor, y: torch.Tensor, generator=None,
                active=None) -> torch.Tensor:
     """One training step, the one ``fit`` takes: every active local loss back-propagated
-    within its own layer (``backward_local``), then one optimiser step. Returns the losses."""
+    within its own layer (``backward_local``), then one optimiser step. Returns the losses.
+    ``model`` may be a ``compile.CompiledModel`` (the fast path)."""
     opt.zero_grad(set_to_none=True)
     losses = model.backward_local(x, y, active=active, generator=generator)
     opt.step()
