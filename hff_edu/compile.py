@@ -24,16 +24,18 @@ What changes, and what does not:
   A step that trains only some layers (``schedule="greedy"``) runs eagerly.
 - Shapes are static (``dynamic=False``): the first step compiles (seconds to a
   minute on a small CPU), a last, smaller minibatch compiles once more, and
-  both are reused every epoch. torch caches compiled code per function, at
-  most ``torch._dynamo.config.recompile_limit`` variants (8), then falls back
-  to eager: a program that compiles many models (a benchmark) calls
-  ``torch.compiler.reset()`` between them.
+  both are reused every epoch. Each compiled model keeps its own cache (torch
+  keeps at most ``torch._dynamo.config.recompile_limit`` = 8 variants per
+  function before it falls back to eager), so many models can be compiled in
+  one program; ``torch.compiler.reset()`` frees them all.
 - Numbers agree with the readable path to float tolerance, not bit for bit:
   fused kernels sum in another order (``tests/test_compile.py``). FF's random
   negatives are drawn eagerly (its generator splits the graph), so they are
   the same draws as on the readable path.
 """
 from __future__ import annotations
+
+import types
 
 import torch
 
@@ -57,7 +59,7 @@ class CompiledModel:
             raise TypeError(f"Expected an hff_edu model (a LocalModel), got {type(model).__name__}.")
         self.model = model
         self.options = dict(mode=mode, backend=backend, dynamic=dynamic)
-        self._losses = torch.compile(model.local_losses, **self.options)
+        self._losses = torch.compile(_own_copy(model.local_losses), **self.options)
 
     def local_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None) -> list[torch.Tensor]:
         """``model.local_losses`` through the compiled code; the batch is checked eagerly first
@@ -81,6 +83,16 @@ class CompiledModel:
 
     def __repr__(self) -> str:
         return f"CompiledModel({type(self.model).__name__}, {self.options})"
+
+
+def _own_copy(method):
+    """``method`` with a code object of its own. torch caches compiled code per code object,
+    at most ``torch._dynamo.config.recompile_limit`` (8) variants: every model shares the
+    protocol's ``local_losses``, so without a copy the ninth compiled model would run eagerly."""
+    fn = method.__func__
+    own = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    own.__kwdefaults__, own.__qualname__ = fn.__kwdefaults__, fn.__qualname__
+    return types.MethodType(own, method.__self__)
 
 
 def stepper(model: LocalModel, compile=False):

@@ -133,3 +133,14 @@ def test_cli_compile_reaches_fit(small, monkeypatch):
     assert cli.main(["train", "--method", "bp", "--dataset", "digits", "--subset", "120", "--epochs", "1",
                      "--widths", "1x8", "--quiet", "--compile"]) == 0
     assert seen["compile"] is True
+
+
+def test_every_compiled_model_keeps_its_own_cache(small):
+    # torch keeps 8 compiled variants per function; all models share the protocol's local_losses,
+    # so each CompiledModel compiles its own copy: the ninth model and beyond are compiled too
+    from torch._dynamo.utils import counters
+    counters.clear()
+    x, y = small.train.x[:16], small.train.y[:16]
+    for width in range(4, 14):  # ten models, ten shapes
+        fast.CompiledModel(models.build("local-ce", small, [width], seed=0), backend="eager").backward_local(x, y)
+    assert counters["stats"]["unique_graphs"] == 10
