@@ -5,7 +5,7 @@ on the fast path (torch.compile), against this machine's measured matmul peak.
     python benchmarks/training_cost.py                          # widths 3x500 and 3x1000, both paths
     python benchmarks/training_cost.py --thread-counts 1,2      # the same at 1 and at 2 threads
     python benchmarks/training_cost.py --paths plain            # the readable path only (no compiling)
-    python benchmarks/training_cost.py --clock cpu              # CPU time: steadier on a shared machine
+    python benchmarks/training_cost.py --clock cpu --statistic min   # on a busy shared machine
     python benchmarks/training_cost.py --full-epoch             # time whole epochs (slow on a CPU)
     python benchmarks/training_cost.py --quick                  # a few minutes (most of it compiling)
 
@@ -16,9 +16,9 @@ compile.CompiledModel (what fit(..., compile=True) steps), the same wrapper for
 every method. All variants of one width take turns in blocks of steps
 (interleaved), together with square float32 matrix products (the matmul peak at
 the same thread count), so machine load hits them alike; seconds per epoch =
-median seconds per step x steps per epoch (600 at batch 100). GFLOP/s = the
-step's counted FLOPs (torch.utils.flop_counter: the matrix products) / median
-seconds per step; "% peak" divides by the best square product's rate in the
+median (--statistic min: least) seconds per step over the blocks x steps per
+epoch (600 at batch 100). GFLOP/s = the step's counted FLOPs
+(torch.utils.flop_counter: the matrix products) / seconds per step; "% peak" divides by the best square product's rate in the
 same run. "matmuls ms" replays the step's own matrix products alone (same
 shapes and layouts, timed in the same rounds): the time its arithmetic needs
 at this machine's rate; the rest of the step is everything else (the
@@ -29,6 +29,7 @@ Writes results/training_cost.{json,csv,png} and training_profile.txt.
 """
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 
@@ -74,6 +75,9 @@ def main(argv=None):
     p.add_argument("--clock", choices=sorted(timing.CLOCKS), default="wall",
                    help="wall: elapsed time; cpu: the process's CPU time (with 1 thread, the time with a core "
                         "to itself)")
+    p.add_argument("--statistic", choices=["median", "min"], default="median",
+                   help="seconds per step over the interleaved blocks: median (robust to a spike), or min (the "
+                        "least disturbed block: on a busy shared machine, the closer to an idle one)")
     p.add_argument("--no-profile", action="store_true")
     p.add_argument("--profile-steps", type=int, default=4, help="training steps per profiling round")
     p.add_argument("--phase-repeats", type=int, default=9, help="repeats of the per-phase timing")
@@ -84,6 +88,7 @@ def main(argv=None):
     quick_defaults(p, a, subset=2000, widths=[[100, 100], [200, 200]], steps=12, blocks=3, profile_rounds=3,
                    phase_repeats=3, phase_block_s=0.05, peak_sizes=[256, 512])
     device = setup(a)
+    stat = statistics.median if a.statistic == "median" else min
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     paths = [q.strip() for q in a.paths.split(",") if q.strip()]
     unknown = [q for q in paths if q not in PATHS]
@@ -95,17 +100,18 @@ def main(argv=None):
     steps = None if a.full_epoch else a.steps
     config = dict(dataset=a.dataset, train_size=len(ds.train), widths=[widths_label(w) for w in a.widths],
                   batch_size=a.batch_size, optimizer="adam", lr=a.lr, cooldown=True, methods=methods,
-                  paths=paths, compile_mode=a.compile_mode, compile_backend=a.compile_backend, thread_counts=thread_counts, peak_sizes=a.peak_sizes,
-                  clock=a.clock, steps_timed=steps or "one epoch", blocks=a.blocks,
-                  timing="train.fit's step, variants and square matmuls interleaved in blocks; "
-                         "epoch_s = median s/step x steps/epoch")
+                  paths=paths, compile_mode=a.compile_mode, compile_backend=a.compile_backend,
+                  thread_counts=thread_counts, peak_sizes=a.peak_sizes, clock=a.clock, statistic=a.statistic,
+                  steps_timed=steps or "one epoch", blocks=a.blocks,
+                  timing="train.fit's step, variants, square matmuls and matmul replays interleaved in blocks; "
+                         f"epoch_s = {a.statistic} s/step over the blocks x steps/epoch")
     meta = metadata(a, device, config, "python benchmarks/training_cost.py " + " ".join(argv or sys.argv[1:]))
     print(header(f"training cost on {ds.describe()}", meta), flush=True)
     rows, peaks, profs, phases = [], [], {}, {}
     for threads in thread_counts:
         torch.set_num_threads(threads)
         for widths in a.widths:
-            torch.compiler.reset()  # compiled code is cached per function: start each configuration afresh
+            torch.compiler.reset()  # free the previous configuration's compiled code
             w = widths_label(widths)
             models = {}
             for m in methods:
@@ -120,22 +126,26 @@ def main(argv=None):
                                        seed=a.seed, device=device, progress=True, clock=a.clock,
                                        probes={**{k: fn for k, (fn, _) in probes.items()},
                                                **{f"{m} matmuls": fn for m, fn in replays.items()}})
-            peak = timing.peak_of({k: res[k]["call_s"] for k in probes}, {k: f for k, (_, f) in probes.items()})
+            # seconds per step / per call: the statistic over the interleaved blocks
+            per = {k: stat(v.get("block_step_s") or v.get("block_call_s")) for k, v in res.items()}
+            peak = timing.peak_of({k: per[k] for k in probes}, {k: f for k, (_, f) in probes.items()})
             peaks.append(dict(peak, widths=w))
             flops = {m: timing.training_flops(build(m, ds, widths, seed=a.seed), ds.train, a.batch_size, a.lr)
                      for m in methods}
             for m in methods:
                 for path in paths:
-                    r = res[f"{m} {path}"]
-                    ref = res.get(f"bp {path}", {}).get("step_s")
-                    gflops = flops[m]["total"] / r["step_s"] / 1e9
-                    matmul_s = res[f"{m} matmuls"]["call_s"]
-                    rows.append(dict(method=m, path=path, widths=w, threads=threads, epoch_s=r["epoch_s"],
-                                     step_ms=1e3 * r["step_s"], matmul_ms=1e3 * matmul_s,
-                                     arithmetic_fraction=matmul_s / r["step_s"], gflop_per_step=flops[m]["total"] / 1e9,
-                                     gflops=gflops, peak_gflops=peak["gflops"], peak_fraction=gflops / peak["gflops"],
+                    r, step_s = res[f"{m} {path}"], per[f"{m} {path}"]
+                    ref = per.get(f"bp {path}")
+                    gflops = flops[m]["total"] / step_s / 1e9
+                    matmul_s = per[f"{m} matmuls"]
+                    rows.append(dict(method=m, path=path, widths=w, threads=threads,
+                                     epoch_s=step_s * r["steps_per_epoch"], step_ms=1e3 * step_s,
+                                     matmul_ms=1e3 * matmul_s, arithmetic_fraction=matmul_s / step_s,
+                                     gflop_per_step=flops[m]["total"] / 1e9, gflops=gflops,
+                                     peak_gflops=peak["gflops"], peak_fraction=gflops / peak["gflops"],
                                      flops_by_op=flops[m]["by_op"], epoch_s_sum=r["epoch_s_sum"],
-                                     samples_per_s=r["samples_per_s"], ratio_to_bp=r["step_s"] / ref if ref else None,
+                                     samples_per_s=r["train_size"] / (step_s * r["steps_per_epoch"]),
+                                     ratio_to_bp=step_s / ref if ref else None, statistic=a.statistic,
                                      warmup_s=r["warmup_s"], steps_timed=r["steps_timed"],
                                      steps_per_epoch=r["steps_per_epoch"], train_size=r["train_size"],
                                      batch_size=a.batch_size, block_step_s=r["block_step_s"]))
@@ -193,7 +203,8 @@ def targets(rows: list[dict]) -> list[dict]:
 def report(rows, peaks, phases, profs, a, steps, n) -> list[str]:
     unit = "CPU" if a.clock == "cpu" else "wall-clock"
     lines = [f"\ntraining step ({n} samples, batch {a.batch_size}; {steps or 'all'} steps timed per variant, "
-             f"interleaved with square matmuls; {unit} seconds; x bp = against backprop on the same path):"]
+             f"interleaved with square matmuls; {a.statistic} of the blocks, {unit} seconds; x bp = against "
+             "backprop on the same path):"]
     body = [[r["method"], r["path"], r["widths"], r["threads"], f"{r['epoch_s']:.2f}", f"{r['step_ms']:.2f}",
              f"{r['samples_per_s']:.0f}", f"{r['ratio_to_bp']:.2f}" if r["ratio_to_bp"] else "-",
              f"{r['gflop_per_step']:.3f}", f"{r['gflops']:.1f}", f"{100 * r['peak_fraction']:.0f}%",
@@ -202,7 +213,7 @@ def report(rows, peaks, phases, profs, a, steps, n) -> list[str]:
                         "GFLOP/step", "GFLOP/s", "% peak", "matmuls ms", "% matmuls", "warm-up s"], body))
     lines.append("(matmuls ms: the step's own matrix products replayed alone, same shapes and layouts, timed in the "
                  "same rounds; % matmuls = their share of the step: 100% = nothing but arithmetic)")
-    lines.append("\nmatmul peak (square float32 products, timed in the same rounds; GFLOP/s, median per size):")
+    lines.append(f"\nmatmul peak (square float32 products, timed in the same rounds; GFLOP/s, {a.statistic} per size):")
     lines.append(table(["threads", "widths run", "peak", "by size"],
                        [[p["threads"], p["widths"], f"{p['gflops']:.1f}",
                          ", ".join(f"{k.split()[-1]}: {v:.1f}" for k, v in p["by_size"].items())] for p in peaks]))
