@@ -168,6 +168,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_whole(1), default=None,
                    help="torch CPU threads (default: torch's choice; 1 is often faster on a busy machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--compile", action="store_true",
+                   help="train on the fast path: losses compiled by torch.compile (first steps compile; "
+                        "same results to float tolerance)")
     g = p.add_argument_group("HFF options")
     g.add_argument("--tau", type=float, default=None, help="loss temperature (default 0.1 for C<=10, else 0.05)")
     g.add_argument("--margin", type=_number(False), default=0.0, help="smooth margin m >= 0 (default 0)")
@@ -248,7 +251,7 @@ def run_one(method: str, ds, a) -> dict:
     augment = for_dataset(ds.name, seed=a.seed) if a.augment else None
     history = fit(model, ds, epochs=a.epochs, batch_size=a.batch_size, lr=lr, weight_decay=a.weight_decay,
                   optimizer=a.optimizer, schedule=a.schedule, cooldown=not a.no_cooldown, seed=a.seed,
-                  progress=not a.quiet, device=a.device, augment=augment)
+                  progress=not a.quiet, device=a.device, augment=augment, compile=a.compile)
     scores = final_scores(model, ds.test)  # the test split, scored once, at the end
     val_scores = final_scores(model, ds.val) if ds.val is not None else {}
     return dict(model=model, history=history, scores=scores, val_scores=val_scores,

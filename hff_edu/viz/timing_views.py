@@ -97,25 +97,30 @@ def plot_training_cost(rows: list[dict], reference: str = "bp") -> Figure:
 
     Each bar is annotated with its time and its ratio to ``reference`` (backprop)
     on the same widths. ``rows``: dicts with ``method``, ``widths`` (a label) and
-    ``epoch_s``, as written by ``benchmarks/training_cost.py``. Taught in 05_timing.
+    ``epoch_s``, as written by ``benchmarks/training_cost.py``; rows with a
+    ``path`` (``"plain"`` or ``"compiled"``, the fast path) get a bar each, the
+    compiled one hatched and compared with the reference on the same path.
+    Taught in 05_timing.
     """
     _require(rows, ("method", "widths", "epoch_s"), "benchmarks/training_cost.py")
-    methods = list(dict.fromkeys(r["method"] for r in rows))
+    variants = list(dict.fromkeys((r["method"], r.get("path", "plain")) for r in rows))
     groups = list(dict.fromkeys(str(r["widths"]) for r in rows))
-    t = {(r["method"], str(r["widths"])): r["epoch_s"] for r in rows}
-    fig, ax = plt.subplots(figsize=(1.5 + 1.2 * len(methods) * len(groups) ** 0.5, 3.8))
+    t = {((r["method"], r.get("path", "plain")), str(r["widths"])): r["epoch_s"] for r in rows}
+    fig, ax = plt.subplots(figsize=(1.5 + 1.2 * len(variants) * len(groups) ** 0.5, 3.8))
     step = 0.8 / len(groups)
     for gi, g in enumerate(groups):
-        xs = np.arange(len(methods)) + (gi - (len(groups) - 1) / 2) * step
-        ys = [t.get((m, g), np.nan) for m in methods]
+        xs = np.arange(len(variants)) + (gi - (len(groups) - 1) / 2) * step
+        ys = [t.get((v, g), np.nan) for v in variants]
         bars = ax.bar(xs, ys, width=step * 0.95, label=f"widths {g}", alpha=0.55 + 0.45 * gi / max(1, len(groups) - 1),
-                      color=[_color(m) or "tab:purple" for m in methods], edgecolor="black", linewidth=0.6)
-        ref = t.get((reference, g))
-        for bar, m, y in zip(bars, methods, ys):
+                      color=[_color(m) or "tab:purple" for m, _ in variants], edgecolor="black", linewidth=0.6)
+        for bar, (m, path), y in zip(bars, variants, ys):
+            if path != "plain":
+                bar.set_hatch("//")
+            ref = t.get(((reference, path), g))
             if np.isfinite(y):
                 text = f"{y:.3g} s" + (f"\n{y / ref:.2f}x {reference}" if ref and m != reference else "")
                 ax.annotate(text, (bar.get_x() + bar.get_width() / 2, y), ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(methods)), methods)
+    ax.set_xticks(range(len(variants)), [m if path == "plain" else f"{m}\n{path}" for m, path in variants])
     ax.set_ylabel("seconds per epoch")
     ax.set_title("training cost per epoch (lighter: first widths)" if len(groups) > 1 else "training cost per epoch")
     ax.set_ylim(0, 1.25 * np.nanmax(list(t.values())))
