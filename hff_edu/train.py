@@ -167,7 +167,7 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
     steps_per_epoch = max(1, -(-len(train) // batch_size))
     total_steps = epochs * steps_per_epoch
 
-    history = History(type(model).__name__, list(model.loss_names), list(model.layer_names),
+    history = History(_method_name(model), list(model.loss_names), list(model.layer_names),
                       config=dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                                   optimizer=optimizer, schedule=schedule, cooldown=cooldown, seed=seed,
                                   device=str(device), dataset=ds.name, train_size=len(train)))
@@ -211,6 +211,11 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int = 10, batch_size: int = 1
         bar.close()
     model.eval()
     return history
+
+
+def _method_name(model) -> str:
+    """The model's class name; a wrapper (``parallel.DataParallel``) names the model it wraps."""
+    return type(getattr(model, "module", model)).__name__
 
 
 def train_step(model: LocalModel, opt, x: torch.Tensor, y: torch.Tensor, generator=None,
