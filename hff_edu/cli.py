@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, data
+from . import checkpoint, data, parallel
 from .augment import for_dataset
 from .models import DEFAULT_LR, METHODS, base_method, build, method_of
-from .train import accuracy, fit
+from .train import accuracy
 from .version import __version__
 
 
@@ -133,9 +133,10 @@ def run_one(method: str, ds, a) -> dict:
     model = build(method, ds, sizes, **_model_kwargs(method, a))
     lr = a.lr if a.lr is not None else DEFAULT_LR[method]
     augment = for_dataset(ds.name, seed=a.seed) if a.augment else None
-    history = fit(model, ds, epochs=a.epochs, batch_size=a.batch_size, lr=lr, weight_decay=a.weight_decay,
-                  optimizer=a.optimizer, schedule=a.schedule, cooldown=not a.no_cooldown, seed=a.seed,
-                  progress=not a.quiet, device=a.device, augment=augment)
+    train_fn = parallel.cli_trainer(a)  # train.fit; data parallel under torchrun; the pipeline with --stages
+    history = train_fn(model, ds, epochs=a.epochs, batch_size=a.batch_size, lr=lr, weight_decay=a.weight_decay,
+                       optimizer=a.optimizer, schedule=a.schedule, cooldown=not a.no_cooldown, seed=a.seed,
+                       progress=not a.quiet, device=a.device, augment=augment)
     scores = final_scores(model, ds.test)
     return dict(model=model, history=history, scores=scores, wall_s=time.perf_counter() - start)
 
@@ -152,7 +153,7 @@ def cmd_train(a) -> int:
     train_s = sum(out["history"].column("seconds"))
     print(f"seconds per epoch: {out['history'].seconds_per_epoch:.2f}; training time {train_s:.0f} s "
           f"({train_s / 60:.1f} min), wall time incl. evaluation {out['wall_s']:.0f} s ({out['wall_s'] / 60:.1f} min)")
-    if a.save:
+    if a.save and parallel.is_main_process():  # under torchrun: one checkpoint, from rank 0
         path = checkpoint.save(out["model"], a.save, history=out["history"].to_dict(), method=a.method,
                                dataset=a.dataset, subset=a.subset, test_subset=a.test_subset, seed=a.seed)
         print(f"saved checkpoint to {path}")
@@ -229,6 +230,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=list(METHODS), required=True, help="which algorithm")
     _add_train_args(p)
     p.add_argument("--save", default=None, metavar="PATH", help="write a checkpoint (model + config + history)")
+    g = p.add_argument_group("parallel training (taught in 08_parallel_training)")
+    g.add_argument("--stages", type=int, default=None,
+                   help="pipeline the layers over this many processes, one stage each (local methods only); "
+                        "under torchrun, one process per stage. Data parallel: torchrun --standalone "
+                        "--nproc-per-node N -m hff_edu train ... (without --stages)")
+    g.add_argument("--timeout", type=float, default=None,
+                   help="seconds a rendezvous or message between processes may take (default 300)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="re-evaluate a checkpoint on its dataset's test split")
@@ -251,7 +259,8 @@ def main(argv=None) -> int:
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as e:
+        with parallel.cli_session(args):  # under torchrun: join the process group; rank 0 prints
+            return args.func(args)
+    except (ValueError, FileNotFoundError, parallel.ParallelError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

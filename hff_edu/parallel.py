@@ -242,6 +242,7 @@ def _report(*message) -> None:
 
 def _worker(fn, rank, world_size, port, backend, timeout, threads, job_path, result_path, messages):
     global _REPORT
+    failed_at = None  # when fn failed: before leaving the group makes the peers fail too (the root cause is first)
     try:
         if threads:
             torch.set_num_threads(threads)
@@ -250,13 +251,16 @@ def _worker(fn, rank, world_size, port, backend, timeout, threads, job_path, res
         init_process_group(rank, world_size, port, backend=backend, timeout=timeout)
         try:
             out = fn(rank, world_size, *args)
+        except BaseException:
+            failed_at = time.time()
+            raise
         finally:
             dist.destroy_process_group()  # peers still waiting on this rank fail at once, not at their timeout
         if rank == 0:
             torch.save(out, result_path)
         messages.put(("done", rank))
     except BaseException as e:  # noqa: BLE001 - every failure is reported to the parent, then the process exits
-        messages.put(("error", rank, time.time(), f"{type(e).__name__}: {e}", traceback.format_exc()))
+        messages.put(("error", rank, failed_at or time.time(), f"{type(e).__name__}: {e}", traceback.format_exc()))
         sys.exit(1)
 
 
@@ -504,7 +508,7 @@ class StagePlan:
 
     ``units[s]`` = (first, stop) unit indices of stage s; ``modules[s]`` the module paths it trains;
     ``messages[s]`` the layout of what stage s sends to stage s+1: (key, rows per sample, shape per
-    row, dtype); ``costs`` the forward FLOPs of every unit on one sample.
+    row, dtype); ``costs`` the forward multiply-adds of every unit on one sample.
     """
     units: list
     modules: list
@@ -570,16 +574,20 @@ def _check_stages(stages, n_units: int, model) -> list[int]:
 
 
 def plan_stages(model: LocalModel, input_shape, stages=2) -> StagePlan:
-    """Cut ``model`` into ``stages`` pipeline stages (a number: balanced by FLOPs; or units per stage).
+    """Cut ``model`` into ``stages`` pipeline stages (a number: balanced by cost; or units per stage).
 
-    One dry forward pass of two zero samples (eval mode, no gradient) measures each unit's FLOPs and
-    the shapes of the messages.
+    One dry forward pass of two zero samples (eval mode, no gradient) counts each unit's
+    multiply-adds (of its linear and conv layers, by forward hooks) and the shapes of the messages.
     """
-    from torch.utils.flop_counter import FlopCounterMode
     kind = stage_kind(model)
     n_units = model.num_layers
     sizes = _check_stages(stages, n_units, model)
-    was = model.training
+    was, macs = model.training, [0.0]
+
+    def count(module, inputs, out):  # multiply-adds of one call: weight size x output positions
+        macs[0] += module.weight.numel() * out.numel() / out.shape[1]
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     model.eval()
     costs, layouts = [], []
     try:
@@ -588,13 +596,15 @@ def plan_stages(model: LocalModel, input_shape, stages=2) -> StagePlan:
             y = torch.zeros(2, dtype=torch.long, device=model.device)
             st = kind.start(model, x, y, torch.Generator(device=model.device).manual_seed(0))
             for i in range(n_units):
-                with FlopCounterMode(display=False) as counter:
-                    kind.run(model, i, st)
-                costs.append(counter.get_total_flops() / 2)
+                macs[0] = 0.0
+                kind.run(model, i, st)
+                costs.append(macs[0] / 2)
                 layouts.append([(k, v.shape[0] // 2, tuple(v.shape[1:]), str(v.dtype).replace("torch.", ""))
                                 for k, v in st.items()])
     finally:
         model.train(was)
+        for h in hooks:
+            h.remove()
     sizes = sizes or split_units([max(c, 1.0) for c in costs], stages)
     bounds, start = [], 0
     for n in sizes:
@@ -680,8 +690,8 @@ def pipeline_fit(model: LocalModel, ds: DataBundle, stages=2, epochs: int = 10, 
     """Train ``model`` like ``train.fit`` (same arguments, same result), its layers pipelined over processes.
 
     Args:
-        stages: number of stages (the layers are split to balance their FLOPs), or the number of
-            layers (blocks) per stage, e.g. ``[2, 2]``. One process per stage.
+        stages: number of stages (the layers are split to balance their multiply-adds), or the
+            number of layers (blocks) per stage, e.g. ``[2, 2]``. One process per stage.
         device: one device for every stage, or one per stage (e.g. ``["cuda:0", "cuda:1"]``);
             default CPU (stages on one GPU run as separate processes, each with its own stream).
         evaluate_every_epoch: ``False`` skips the per-epoch evaluation (throughput runs): the
@@ -697,25 +707,32 @@ def pipeline_fit(model: LocalModel, ds: DataBundle, stages=2, epochs: int = 10, 
     to stage 0, which evaluates as ``fit`` does. ``model`` gets the trained weights and is left in
     eval mode. Returns a :class:`PipelineRun` with the history and the timeline.
     """
-    if ds.num_classes != model.num_classes:
-        raise ValueError(f"The dataset has {ds.num_classes} classes but the model was built for "
-                         f"{model.num_classes}: build it with num_classes=ds.num_classes.")
-    plan = plan_stages(model, ds.input_shape, stages)
-    cfg = _fit_config(plan, ds, epochs, batch_size, lr, weight_decay, optimizer, schedule, cooldown, seed,
-                      device, eval_batch_size, train_eval_samples, augment, evaluate_every_epoch, timeout,
-                      max_timeline_steps, model)
+    plan, cfg = prepare_pipeline(model, ds, stages, epochs=epochs, batch_size=batch_size, lr=lr,
+                                 weight_decay=weight_decay, optimizer=optimizer, schedule=schedule,
+                                 cooldown=cooldown, seed=seed, device=device, eval_batch_size=eval_batch_size,
+                                 train_eval_samples=train_eval_samples, augment=augment,
+                                 evaluate_every_epoch=evaluate_every_epoch, timeout=timeout,
+                                 max_timeline_steps=max_timeline_steps)
     backend = "nccl" if _distinct_gpus(cfg["devices"]) else "gloo"
-    total = epochs * max(1, -(-len(ds.train) // batch_size))
+    total = cfg["epochs"] * max(1, -(-cfg["n_train"] // cfg["batch_size"]))
     out = launch(_pipeline_worker, plan.num_stages, model, ds, plan, cfg, threads=threads, timeout=timeout,
                  backend=backend, progress=dict(total=total, desc=f"{type(model).__name__} x{plan.num_stages} stages")
                  if progress else None)
-    return _finish_pipeline(model, out, plan, cfg)
+    return finish_pipeline(model, out, plan, cfg)
 
 
-def _fit_config(plan, ds, epochs, batch_size, lr, weight_decay, optimizer, schedule, cooldown, seed, device,
-                eval_batch_size, train_eval_samples, augment, evaluate_every_epoch, timeout, max_timeline_steps,
-                model) -> dict:
-    """Check ``fit``'s arguments as ``fit`` does and collect them for the stages."""
+def prepare_pipeline(model: LocalModel, ds: DataBundle, stages=2, epochs: int = 10, batch_size: int = 100,
+                     lr: float = 1e-3, weight_decay: float = 0.0, optimizer: str = "adam",
+                     schedule: str = "simultaneous", cooldown: bool = True, seed: int = 0, device=None,
+                     eval_batch_size: int = 1000, train_eval_samples: int = 2000, augment: Callable | None = None,
+                     evaluate_every_epoch: bool = True, timeout: float = DEFAULT_TIMEOUT,
+                     max_timeline_steps: int | None = None) -> tuple[StagePlan, dict]:
+    """The plan and the settings every stage runs with (:func:`pipeline_fit`'s arguments, checked as
+    ``fit`` checks them). With :func:`run_stage` and :func:`finish_pipeline` it runs a pipeline in
+    processes started some other way (torchrun, or several pipelines in one :func:`launch`)."""
+    if ds.num_classes != model.num_classes:
+        raise ValueError(f"The dataset has {ds.num_classes} classes but the model was built for "
+                         f"{model.num_classes}: build it with num_classes=ds.num_classes.")
     if epochs < 0 or int(epochs) != epochs:
         raise ValueError(f"epochs={epochs}: must be a non-negative integer.")
     if batch_size <= 0:
@@ -727,17 +744,18 @@ def _fit_config(plan, ds, epochs, batch_size, lr, weight_decay, optimizer, sched
     if optimizer not in ("adam", "adamw", "sgd"):
         raise ValueError(f"Unknown optimizer {optimizer!r}: choose 'adam', 'adamw' or 'sgd'.")
     _timedelta(timeout)
+    plan = plan_stages(model, ds.input_shape, stages)
     devices = list(device) if isinstance(device, (list, tuple)) else [device or "cpu"] * plan.num_stages
     if len(devices) != plan.num_stages:
         raise ValueError(f"{len(devices)} devices for {plan.num_stages} stages: give one device, or one per stage.")
     devices = [str(torch.device(d)) for d in devices]
     if any(torch.device(d).type == "cuda" for d in devices) and not torch.cuda.is_available():
         raise ValueError(f"devices {devices}: torch sees no CUDA device here; use device='cpu'.")
-    return dict(epochs=int(epochs), batch_size=int(batch_size), lr=lr, weight_decay=weight_decay,
-                optimizer=optimizer, schedule=schedule, cooldown=cooldown, seed=seed, devices=devices,
-                eval_batch_size=eval_batch_size, train_eval_samples=train_eval_samples, augment=augment,
-                evaluate=bool(evaluate_every_epoch), timeout=float(timeout), n_train=len(ds.train),
-                max_timeline_steps=max_timeline_steps, method=type(model).__name__, dataset=ds.name)
+    return plan, dict(epochs=int(epochs), batch_size=int(batch_size), lr=lr, weight_decay=weight_decay,
+                      optimizer=optimizer, schedule=schedule, cooldown=cooldown, seed=seed, devices=devices,
+                      eval_batch_size=eval_batch_size, train_eval_samples=train_eval_samples, augment=augment,
+                      evaluate=bool(evaluate_every_epoch), timeout=float(timeout), n_train=len(ds.train),
+                      max_timeline_steps=max_timeline_steps, method=type(model).__name__, dataset=ds.name)
 
 
 def _distinct_gpus(devices) -> bool:
@@ -745,7 +763,8 @@ def _distinct_gpus(devices) -> bool:
     return all(d.type == "cuda" for d in ds) and len({d.index for d in ds}) == len(ds) and len(ds) > 1
 
 
-def _finish_pipeline(model, out: dict, plan: StagePlan, cfg: dict) -> PipelineRun:
+def finish_pipeline(model, out: dict, plan: StagePlan, cfg: dict) -> PipelineRun:
+    """Load stage 0's result (what :func:`run_stage` returned on rank 0) into ``model``."""
     model.load_state_dict(out["state_dict"])
     model.to(cfg["devices"][0]).eval()
     timeline = [dict(stage=int(s), kind=KINDS[int(k)], step=int(t), start=float(a), end=float(b))
@@ -754,7 +773,7 @@ def _finish_pipeline(model, out: dict, plan: StagePlan, cfg: dict) -> PipelineRu
 
 
 def _pipeline_worker(rank, world_size, model, ds, plan, cfg):
-    return _run_stage(rank, world_size, model, ds if rank == 0 else None, plan, cfg)
+    return run_stage(rank, world_size, model, ds if rank == 0 else None, plan, cfg)
 
 
 class _Stage:
@@ -879,9 +898,10 @@ class _Stage:
         return torch.cat(parts)
 
 
-def _run_stage(rank: int, world_size: int, model: LocalModel, ds: DataBundle | None, plan: StagePlan,
-               cfg: dict) -> dict | None:
-    """The training loop of one stage; stage 0 returns the trained weights, history and timeline."""
+def run_stage(rank: int, world_size: int, model: LocalModel, ds: DataBundle | None, plan: StagePlan,
+              cfg: dict) -> dict | None:
+    """The training loop of stage ``rank`` in a process group of one process per stage (only stage 0
+    needs ``ds``); stage 0 returns the trained weights, the history and the timeline, the others None."""
     st_ = _Stage(rank, model, plan, cfg)
     device, epochs, bs = st_.device, cfg["epochs"], cfg["batch_size"]
     if rank == 0:
@@ -894,7 +914,10 @@ def _run_stage(rank: int, world_size: int, model: LocalModel, ds: DataBundle | N
             device=str(device), dataset=cfg["dataset"], train_size=cfg["n_train"],
             stages=[list(u) for u in plan.units], devices=cfg["devices"]))
     st_.comm.barrier("meeting the other stages before training")
-    st_.t0 = time.perf_counter()
+    # One clock for the timeline: rank 0's. perf_counter is the system-wide monotonic clock on
+    # Linux and macOS, so every stage's intervals land on the same axis.
+    st_.t0 = float(st_.comm.broadcast(torch.tensor([time.perf_counter()], dtype=torch.float64), 0,
+                                      "sharing the start time"))
     pending, step, last_report = st_.post_recv(0), 0, 0.0
     for epoch in range(1, epochs + 1):
         model.train()
@@ -1337,23 +1360,11 @@ def _pipeline_in_group(model, ds, stages: int, timeout: float, kw: dict) -> Hist
         raise ParallelError(f"torchrun started {world} processes but --stages {stages}: a pipeline needs one "
                             f"process per stage (torchrun --nproc-per-node {stages}), or drop --stages for data "
                             "parallelism.")
-    kw = dict(kw)
-    kw.pop("progress", None)
-    plan = plan_stages(model, ds.input_shape, stages)
-    devices = kw.pop("device", None)
-    cfg = _fit_config(plan, ds, timeout=timeout, device=devices, evaluate_every_epoch=True,
-                      max_timeline_steps=0, model=model, **{k: kw.pop(k, v) for k, v in _FIT_DEFAULTS.items()})
-    if kw:
-        raise TypeError(f"pipeline training does not take {sorted(kw)}.")
-    out = _run_stage(dist.get_rank(), world, model, ds, plan, cfg)
-    box = [out]
+    kw = {k: v for k, v in kw.items() if k != "progress"}
+    plan, cfg = prepare_pipeline(model, ds, stages, timeout=timeout, max_timeline_steps=0, **kw)
+    box = [run_stage(dist.get_rank(), world, model, ds, plan, cfg)]
     dist.broadcast_object_list(box, src=0)
-    _finish_pipeline(model, box[0], plan, cfg)
-    return History.from_dict(box[0]["history"])
-
-
-_FIT_DEFAULTS = dict(epochs=10, batch_size=100, lr=1e-3, weight_decay=0.0, optimizer="adam", schedule="simultaneous",
-                     cooldown=True, seed=0, eval_batch_size=1000, train_eval_samples=2000, augment=None)
+    return finish_pipeline(model, box[0], plan, cfg).history
 
 
 # ----------------------------------------------------------------------------
