@@ -19,6 +19,7 @@ from torch import nn
 
 from hff_edu import checkpoint, cli, data, parallel, train
 from hff_edu.models import build
+from hff_edu.parallel.command_line import _pipeline_in_group as pipeline_in_group
 from hff_edu.protocol import LocalModel
 from hff_edu.viz import parallel_views as pv
 
@@ -283,7 +284,7 @@ def test_torchrun_environment_must_be_complete(monkeypatch):
 
 def test_data_parallel_needs_a_process_group(small):
     with pytest.raises(parallel.ParallelError, match="No torch.distributed process group"):
-        parallel.DataParallel(build("hff", small, [8], seed=0))
+        parallel.DataParallel(build("hff", small, [16], seed=0))
 
 
 def test_a_world_size_that_does_not_match_the_stages_is_refused(small, gloo_group):
@@ -292,13 +293,13 @@ def test_a_world_size_that_does_not_match_the_stages_is_refused(small, gloo_grou
     with pytest.raises(parallel.ParallelError, match="1 processes but the pipeline has 2 stages"):
         parallel.run_stage(0, 1, model, small, plan, cfg)
     with pytest.raises(parallel.ParallelError, match="torchrun started 1 processes but --stages 2"):
-        parallel._pipeline_in_group(model, small, 2, 30, dict(epochs=1))
+        pipeline_in_group(model, small, 2, 30, dict(epochs=1))
 
 
 def test_a_one_stage_pipeline_in_a_group_is_fit(small, gloo_group):
     seq, pipe = _pair("hff", small)
     h = train.fit(seq, small, **KW)
-    h2 = parallel._pipeline_in_group(pipe, small, 1, 30, dict(KW))
+    h2 = pipeline_in_group(pipe, small, 1, 30, dict(KW))
     assert_same_weights(seq, pipe)
     assert_same_records(h, h2)
 
