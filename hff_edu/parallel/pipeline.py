@@ -513,23 +513,31 @@ class _Stage:
 
     # -- one training step, in train.train_step's order --------------------------------
     def step(self, st: dict, step: int, active) -> torch.Tensor:
-        start = time.perf_counter()
+        """zero_grad; each unit's forward and local backward, as ``backward_local`` runs them (each
+        unit's graph freed before the next runs), except that the last unit's output is sent on
+        before its backward: the next stage can start, our backward and update change nothing it
+        reads; then the optimiser step."""
         self.opt.zero_grad(set_to_none=True)
-        losses = [self.kind.run(self.model, i, st) for i in self.units]
-        if self.last:
-            losses += self.kind.finish(self.model, st)
-        self.mark("forward", step, start)
-        if not self.last:  # the next stage can start now: our backward and update do not change what we sent
-            self.send(st, step)
-        start = time.perf_counter()
-        for j, loss in zip(self.loss_ids, losses):
-            if j in active:
-                loss.backward()
-        self.mark("backward", step, start)
+        losses = []
+        for n, i in enumerate(self.units):
+            final = n == len(self.units) - 1
+            start = time.perf_counter()
+            new = [self.kind.run(self.model, i, st)]
+            if final and self.last:
+                new += self.kind.finish(self.model, st)  # FF's softmax head, on the last stage
+            self.mark("forward", step, start)
+            if final and not self.last:
+                self.send(st, step)
+            start = time.perf_counter()
+            for j, loss in zip(self.loss_ids[len(losses):], new):
+                if j in active:
+                    loss.backward()
+            self.mark("backward", step, start)
+            losses += [loss.detach() for loss in new]
         start = time.perf_counter()
         self.opt.step()
         self.mark("step", step, start)
-        return torch.stack([loss.detach() for loss in losses])
+        return torch.stack(losses)
 
     # -- end of an epoch: losses and weights go to stage 0 --------------------------------
     def report(self, sums: torch.Tensor, t_start: float, t_end: float, weights: bool) -> None:

@@ -214,7 +214,7 @@ def _worker(fn, rank, world_size, port, backend, timeout, threads, job_path, res
         if threads:
             torch.set_num_threads(threads)
         _REPORT = messages.put
-        args = torch.load(job_path, map_location="cpu", weights_only=False, mmap=True)
+        args = torch.load(job_path, map_location="cpu", weights_only=False)  # not mmap: training writes to it
         init_process_group(rank, world_size, port, backend=backend, timeout=timeout)
         try:
             out = fn(rank, world_size, *args)
