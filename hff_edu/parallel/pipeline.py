@@ -325,6 +325,15 @@ def _unpack(buf: torch.Tensor, layout, n: int, device) -> dict:
 #: what a stage's time goes to, in the timeline
 KINDS = ("recv", "forward", "send", "backward", "step", "evaluate")
 
+#: batches a stage may run ahead of the next one (sent, not yet taken); also how many it receives ahead
+IN_FLIGHT = 4
+
+
+def _tag(step: int) -> int:
+    """The message tag of batch ``step``: distinct among the batches in flight, apart from the
+    epoch reports (tags 1-4)."""
+    return 16 + step % 1024
+
 
 @dataclass
 class PipelineRun:
@@ -471,7 +480,7 @@ class _Stage:
         self.steps_per_epoch = max(1, -(-n // bs))
         self.total_steps = cfg["epochs"] * self.steps_per_epoch
         self.sizes = [min(bs, n - i) for i in range(0, n, bs)]  # the batch sizes of one epoch, in order
-        self.events, self.sends = [], deque()
+        self.events, self.sends, self.recvs, self.next_recv = [], deque(), deque(), 0
         self.t0 = 0.0
 
     # -- timeline ------------------------------------------------------------------
@@ -481,28 +490,27 @@ class _Stage:
             self.events.append((self.s, KINDS.index(kind), step, start - self.t0, time.perf_counter() - self.t0))
 
     # -- messages --------------------------------------------------------------------
-    def post_recv(self, step: int):
-        """Post the receive of batch ``step`` from the previous stage, to be filled while this one computes."""
-        if self.s == 0 or step >= self.total_steps:
-            return None
-        n = self.sizes[step % self.steps_per_epoch]
-        layout = self.plan.messages[self.s - 1]
-        buf = torch.empty(n * sum(k * _numel(shape) for _, k, shape, _ in layout), device=self.comm.device)
-        return n, buf, dist.irecv(buf, self.s - 1, tag=0)
-
-    def take(self, pending, step: int) -> dict:
-        n, buf, work = pending
+    def take(self, step: int) -> dict:
+        """Batch ``step`` from the previous stage. Up to ``IN_FLIGHT`` batches ahead are received while
+        this stage computes, so a stage that is briefly late (the OS gave its core to someone else)
+        does not stall the one before it."""
+        while self.next_recv < min(step + IN_FLIGHT, self.total_steps):
+            n = self.sizes[self.next_recv % self.steps_per_epoch]
+            buf = torch.empty(n * self.plan.floats_per_sample(self.s - 1), device=self.comm.device)
+            self.recvs.append((n, buf, dist.irecv(buf, self.s - 1, tag=_tag(self.next_recv))))
+            self.next_recv += 1
+        n, buf, work = self.recvs.popleft()
         start = time.perf_counter()
         self.comm.wait(work, f"receiving batch {step} from stage {self.s - 1}")
         self.mark("recv", step, start)
         return _unpack(buf, self.plan.messages[self.s - 1], n, self.device)
 
     def send(self, st: dict, step: int) -> None:
-        """Send the state on without waiting; at most two sends are in flight (the receiver pre-posts one)."""
-        if len(self.sends) >= 2:
+        """Send the state on without waiting; at most ``IN_FLIGHT`` sends are in flight."""
+        if len(self.sends) >= IN_FLIGHT:
             self.wait_send(step)
         buf = self.comm.staged(_pack(st, self.plan.messages[self.s]))
-        self.sends.append((dist.isend(buf, self.s + 1, tag=0), buf, step))
+        self.sends.append((dist.isend(buf, self.s + 1, tag=_tag(step)), buf, step))
 
     def wait_send(self, step: int) -> None:
         work, _, sent = self.sends.popleft()
@@ -597,7 +605,7 @@ def run_stage(rank: int, world_size: int, model: LocalModel, ds: DataBundle | No
     # Linux and macOS, so every stage's intervals land on the same axis.
     st_.t0 = float(st_.comm.broadcast(torch.tensor([time.perf_counter()], dtype=torch.float64), 0,
                                       "sharing the start time"))
-    pending, step, last_report = st_.post_recv(0), 0, 0.0
+    step, last_report = 0, 0.0
     for epoch in range(1, epochs + 1):
         model.train()
         active = set(_active_losses(model, cfg["schedule"], epoch, epochs))
@@ -614,8 +622,7 @@ def run_stage(rank: int, world_size: int, model: LocalModel, ds: DataBundle | No
                 x = model.model_input(xb)
                 state = st_.kind.start(model, x, model.check_labels(train.y[idx], x.shape[0]), gen)
             else:
-                state = st_.take(pending, step)
-                pending = st_.post_recv(step + 1)
+                state = st_.take(step)
             sums += st_.step(state, step, active)
             step += 1
             if st_.last and time.perf_counter() - last_report > 0.25:
