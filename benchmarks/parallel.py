@@ -16,12 +16,20 @@ caches), evaluation excluded. The configurations take turns, round after round, 
 order, so machine load hits them alike; the ratios are medians of the per-round ratios to the
 sequential 1-thread run of the same round. Writes results/parallel.{json,csv,png} and
 parallel_timeline.png (the pipeline's Gantt chart, first round).
+
+The samples/s ratios need a core per process. On a machine that others use they measure the
+machine: Linux's autogroup scheduler (/proc/sys/kernel/sched_autogroup_enabled) shares the CPU
+between sessions, so two processes of this script get together what one would. The table
+therefore also gives each configuration's CPU seconds for the timed epoch in its busiest
+process (process_time, all its threads) and the ratio sequential / busiest: the speed-up the
+configuration would reach with a free core per process, which hardly depends on the load.
 """
 from __future__ import annotations
 
 import copy
 import statistics
 import sys
+import time
 
 import torch
 
@@ -37,25 +45,29 @@ CONFIGS = {"seq1": "sequential, 1 thread", "seq2": "sequential, 2 threads",
 
 
 def run_config(key: str, model, ds, fit_kw: dict, device, timeout: float):
-    """Train a copy of ``model``; returns (samples/s of the last epoch, the pipeline run or None)."""
+    """Train a copy of ``model``. Returns (samples/s of the last epoch, CPU seconds that epoch took
+    in its busiest process or None where not measured, the pipeline run or None)."""
     m = copy.deepcopy(model)
     n = len(ds.train)
     if key in ("seq1", "seq2"):
+        cpu = []  # process CPU time at the end of every epoch (fit calls its callbacks then)
         threads = torch.get_num_threads()
         torch.set_num_threads(1 if key == "seq1" else 2)
         try:
-            h = train.fit(m, ds, device=device, **fit_kw)
+            h = train.fit(m, ds, device=device, callbacks=[lambda *_: cpu.append(time.process_time())], **fit_kw)
         finally:
             torch.set_num_threads(threads)
-        return n / h.records[-1]["seconds"], None
+        # two threads of one process: its CPU time is the sum of both, not a time on a free core
+        return n / h.records[-1]["seconds"], cpu[-1] - cpu[-2] if key == "seq1" else None, None
     if key == "pipeline":
         devices = ([f"cuda:{i % torch.cuda.device_count()}" for i in range(2)] if device.type == "cuda"
                    else "cpu")
         run = parallel.pipeline_fit(m, ds, stages=2, device=devices, evaluate_every_epoch=False, threads=1,
                                     timeout=timeout, **fit_kw)
-        return n / run.history.records[-1]["seconds"], run
+        last = run.history.records[-1]
+        return n / last["seconds"], max(last["stage_cpu_seconds"]), run
     h = parallel.data_parallel_fit(m, ds, world_size=2, threads=1, timeout=timeout, device=str(device), **fit_kw)
-    return n / h.records[-1]["seconds"], None
+    return n / h.records[-1]["seconds"], None, None
 
 
 def main(argv=None):
@@ -84,7 +96,8 @@ def main(argv=None):
     sizes = a.channels if a.method.endswith("-conv") else a.widths
     model = build(a.method, ds, sizes, seed=a.seed)
     plan = parallel.plan_stages(model, ds.input_shape, 2)
-    fit_kw = dict(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed, progress=False)
+    fit_kw = dict(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed, progress=False,
+                  train_eval_samples=100)  # fit's per-epoch evaluation: 100 test and 100 training samples
     size_label = "x".join([str(len(sizes)), str(sizes[0])]) if len(set(sizes)) == 1 else ",".join(map(str, sizes))
     config = dict(dataset=a.dataset, train_size=len(ds.train), method=a.method, sizes=size_label,
                   batch_size=a.batch_size, lr=a.lr, epochs=a.epochs, timed="last epoch, evaluation excluded",
@@ -98,27 +111,39 @@ def main(argv=None):
           flush=True)
     samples = {c: [] for c in configs}
     ratios = {c: [] for c in configs}
+    cpu = {c: [] for c in configs}
     timeline = None
     for r in range(a.rounds):
         order = configs[r % len(configs):] + configs[:r % len(configs)]
         measured = {}
         for c in order:
-            sps, run = run_config(c, model, ds, fit_kw, device, a.timeout)
+            sps, cpu_s, run = run_config(c, model, ds, fit_kw, device, a.timeout)
             measured[c] = sps
             samples[c].append(sps)
+            if cpu_s is not None:
+                cpu[c].append(cpu_s)
             if run is not None and timeline is None:
                 timeline = run.timeline
-            print(f"  round {r + 1}: {CONFIGS[c]:<34} {sps:8.0f} samples/s", flush=True)
+            print(f"  round {r + 1}: {CONFIGS[c]:<34} {sps:8.0f} samples/s"
+                  + (f"   busiest process {cpu_s:6.2f} CPU s" if cpu_s is not None else ""), flush=True)
         for c in configs:
             ratios[c].append(measured[c] / measured["seq1"])
+    seq_cpu = statistics.median(cpu["seq1"])
     rows = [dict(config=CONFIGS[c], key=c, samples_per_s=statistics.median(samples[c]), ratio_to_sequential=statistics.median(ratios[c]),
                  samples_per_s_rounds=samples[c], ratio_rounds=ratios[c],
+                 busiest_cpu_s=statistics.median(cpu[c]) if cpu[c] else None,
+                 cpu_ratio=seq_cpu / statistics.median(cpu[c]) if cpu[c] else None,
                  processes=1 if c.startswith("seq") else 2, threads_per_process=2 if c == "seq2" else 1)
             for c in configs]
     lines = [f"\ntraining samples per second ({len(ds.train)} samples, batch {a.batch_size}, last of {a.epochs} "
              f"epochs timed; median of {a.rounds} round(s); ratio = median of the per-round ratios):",
-             table(["configuration", "samples/s", "x sequential (1 thread)"],
-                   [[r["config"], f"{r['samples_per_s']:.0f}", f"{r['ratio_to_sequential']:.2f}"] for r in rows])]
+             table(["configuration", "samples/s", "x sequential (1 thread)", "CPU s, busiest process",
+                    "x sequential, by CPU time"],
+                   [[r["config"], f"{r['samples_per_s']:.0f}", f"{r['ratio_to_sequential']:.2f}",
+                     f"{r['busiest_cpu_s']:.2f}" if r["busiest_cpu_s"] else "-",
+                     f"{r['cpu_ratio']:.2f}" if r["cpu_ratio"] else "-"] for r in rows]),
+             "(by CPU time: the sequential run's CPU seconds over those of the configuration's busiest process,\n"
+             " the ratio one free core per process would give; it does not depend on how busy the machine is)"]
     checks = []
     pipe = next((r for r in rows if r["key"] == "pipeline"), None)
     if pipe is not None:

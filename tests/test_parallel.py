@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from hff_edu import checkpoint, cli, data, parallel, train
+from hff_edu.augment import RandomCropFlip
 from hff_edu.models import build
 from hff_edu.parallel.command_line import _pipeline_in_group as pipeline_in_group
 from hff_edu.protocol import LocalModel
@@ -86,6 +87,15 @@ def test_a_two_stage_pipeline_computes_what_fit_computes(small):
     assert {e["kind"] for e in run.timeline} >= {"forward", "backward", "step", "recv", "evaluate"}
 
 
+def _fit_kwargs(extra: dict) -> dict:
+    """KW with ``extra``; ``augment=True`` becomes a fresh random crop-and-flip with seed 0 (each run
+    needs its own: the augmentation's generator advances as it is used)."""
+    kw = dict(KW, **extra)
+    if kw.get("augment") is True:
+        kw["augment"] = RandomCropFlip(padding=1, flip=True, seed=0)
+    return kw
+
+
 def _pipeline_jobs(rank, world_size, jobs):
     """Several pipelined trainings in one launch (the test's own worker)."""
     return [parallel.run_stage(rank, world_size, model, ds if rank == 0 else None, plan, cfg)
@@ -94,15 +104,14 @@ def _pipeline_jobs(rank, world_size, jobs):
 
 def test_every_local_kind_pipelines_exactly(small):
     cases = [("local-ce", {}, dict(schedule="greedy"), 2), ("ff", {}, {}, [1, 3]),
-             ("hff-conv", {}, {}, 2), ("local-ce-conv", dict(head_dim=12), {}, [2, 1]),
+             ("hff-conv", {}, dict(augment=True), 2), ("local-ce-conv", dict(head_dim=12), {}, [2, 1]),
              ("ff-conv", dict(label_every_block=True), {}, 2)]
     jobs, expected = [], []
     for method, model_kw, fit_kw, stages in cases:
         seq, pipe = _pair(method, small, **model_kw)
-        kw = dict(KW, **fit_kw)
-        expected.append((seq, train.fit(seq, small, **kw)))
+        expected.append((seq, train.fit(seq, small, **_fit_kwargs(fit_kw))))
         plan, cfg = parallel.prepare_pipeline(pipe, small, stages, timeout=120,
-                                              **{k: v for k, v in kw.items() if k != "progress"})
+                                              **{k: v for k, v in _fit_kwargs(fit_kw).items() if k != "progress"})
         jobs.append((pipe, small, plan, cfg))
     outs = parallel.launch(_pipeline_jobs, 2, jobs, timeout=120)
     for (method, *_), (seq, h), (pipe, _, plan, cfg), out in zip(cases, expected, jobs, outs):
@@ -184,14 +193,13 @@ def test_every_model_kind_trains_data_parallel_like_one_process(small, odd):
     # (the AuxConv's conv bias before its BatchNorm) the sign is that of float noise, which depends on
     # the order of the sums; SGD's step is proportional to the gradient, so the noise stays noise.
     cases = [("bp", small, {}, {}), ("ff", small, {}, {}), ("ff", small, dict(negatives="hard"), {}),
-             ("local-ce", small, {}, dict(schedule="greedy")), ("bp-conv", odd, {}, {}), ("ff-conv", small, {}, {}),
-             ("hff-conv", small, {}, dict(optimizer="sgd", lr=0.05))]
+             ("local-ce", small, {}, dict(schedule="greedy")), ("bp-conv", odd, {}, dict(augment=True)),
+             ("ff-conv", small, {}, {}), ("hff-conv", small, {}, dict(optimizer="sgd", lr=0.05))]
     jobs, expected = [], []
     for method, ds, model_kw, fit_kw in cases:
         seq, dp = _pair(method, ds, **model_kw)
-        kw = dict(KW, **fit_kw)
-        expected.append((seq, train.fit(seq, ds, **kw)))
-        jobs.append((dp, ds, kw))
+        expected.append((seq, train.fit(seq, ds, **_fit_kwargs(fit_kw))))
+        jobs.append((dp, ds, _fit_kwargs(fit_kw)))
     outs = parallel.launch(_data_parallel_jobs, 2, jobs, timeout=120)
     for (method, ds, *_), (seq, h), (dp, *_), (state, hist) in zip(cases, expected, jobs, outs):
         dp.load_state_dict(state)

@@ -9,6 +9,7 @@ A :class:`StageKind` says how one model kind runs as stages; :func:`plan_stages`
 """
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -340,7 +341,8 @@ class PipelineRun:
     """What :func:`pipeline_fit` measured.
 
     ``history``: the same :class:`~hff_edu.train.History` as ``train.fit`` (``seconds`` = training
-    time of the epoch from stage 0's start to the last stage's end, evaluation excluded);
+    time of the epoch from stage 0's start to the last stage's end, evaluation excluded; each
+    record also holds ``stage_cpu_seconds``, the CPU time each stage process used in the epoch);
     ``timeline``: one dict per interval a stage spent (``stage``, ``kind`` in :data:`KINDS`,
     ``step``, ``start``, ``end``; seconds since the common start); ``plan``: the :class:`StagePlan`.
     """
@@ -548,28 +550,29 @@ class _Stage:
         return torch.stack(losses)
 
     # -- end of an epoch: losses and weights go to stage 0 --------------------------------
-    def report(self, sums: torch.Tensor, t_start: float, t_end: float, weights: bool) -> None:
-        info = torch.cat([sums.double().cpu(), torch.tensor([t_start - self.t0, t_end - self.t0], dtype=torch.float64)])
+    def report(self, sums: torch.Tensor, cpu: float, t_end: float, weights: bool) -> None:
+        info = torch.cat([sums.double().cpu(), torch.tensor([cpu, t_end - self.t0], dtype=torch.float64)])
         self.comm.send(info, 0, 1, "sending the epoch's losses to stage 0")
         if weights:
             sd = self.model.state_dict()
             for key in _state_keys(self.model, self.plan.modules[self.s]):
                 self.comm.send(sd[key], 0, 2, f"sending {key} to stage 0")
 
-    def collect(self, sums: torch.Tensor, t_start: float, t_end: float, weights: bool):
-        """Stage 0: every stage's loss sums (in loss order), the epoch's end, and its weights."""
-        all_sums, end = [sums.double().cpu()], t_end - self.t0
+    def collect(self, sums: torch.Tensor, cpu: float, t_start: float, t_end: float, weights: bool):
+        """Stage 0: every stage's loss sums (in loss order), CPU seconds and epoch end, and its weights."""
+        all_sums, cpus, end = [sums.double().cpu()], [cpu], t_end - self.t0
         sd = self.model.state_dict()
         for r in range(1, self.plan.num_stages):
             info = torch.empty(len(_stage_losses(self.plan, r)) + 2, dtype=torch.float64)
             self.comm.recv(info, r, 1, f"waiting for stage {r}'s epoch report")
             all_sums.append(info[:-2])
+            cpus.append(float(info[-2]))
             end = max(end, float(info[-1]))
             if weights:
                 with torch.no_grad():
                     for key in _state_keys(self.model, self.plan.modules[r]):
                         sd[key].copy_(self.comm.recv(torch.empty_like(sd[key]), r, 2, f"waiting for {key} from stage {r}"))
-        return torch.cat(all_sums).float(), end - (t_start - self.t0)  # float32 sums, as fit's
+        return torch.cat(all_sums).float(), cpus, end - (t_start - self.t0)  # float32 sums, as fit's
 
     def gather_timeline(self) -> torch.Tensor | None:
         mine = torch.tensor(self.events, dtype=torch.float64).reshape(-1, 5)
@@ -589,8 +592,8 @@ def run_stage(rank: int, world_size: int, model: LocalModel, ds: DataBundle | No
               cfg: dict) -> dict | None:
     """The training loop of stage ``rank`` in a process group of one process per stage (only stage 0
     needs ``ds``); stage 0 returns the trained weights, the history and the timeline, the others None."""
-    st_ = _Stage(rank, model, plan, cfg)
-    device, epochs, bs = st_.device, cfg["epochs"], cfg["batch_size"]
+    stage = _Stage(rank, model, plan, cfg)
+    device, epochs, bs = stage.device, cfg["epochs"], cfg["batch_size"]
     if rank == 0:
         train = ds.train.to(device)
         gen = torch.Generator(device=device).manual_seed(cfg["seed"])  # shuffling and FF's negatives, as fit
@@ -600,59 +603,60 @@ def run_stage(rank: int, world_size: int, model: LocalModel, ds: DataBundle | No
             optimizer=cfg["optimizer"], schedule=cfg["schedule"], cooldown=cfg["cooldown"], seed=cfg["seed"],
             device=str(device), dataset=cfg["dataset"], train_size=cfg["n_train"],
             stages=[list(u) for u in plan.units], devices=cfg["devices"]))
-    st_.comm.barrier("meeting the other stages before training")
+    stage.comm.barrier("meeting the other stages before training")
     # One clock for the timeline: rank 0's. perf_counter is the system-wide monotonic clock on
     # Linux and macOS, so every stage's intervals land on the same axis.
-    st_.t0 = float(st_.comm.broadcast(torch.tensor([time.perf_counter()], dtype=torch.float64), 0,
+    stage.t0 = float(stage.comm.broadcast(torch.tensor([time.perf_counter()], dtype=torch.float64), 0,
                                       "sharing the start time"))
     step, last_report = 0, 0.0
     for epoch in range(1, epochs + 1):
         model.train()
         active = set(_active_losses(model, cfg["schedule"], epoch, epochs))
-        sums = torch.zeros(len(st_.loss_ids), device=device)
-        t_start = time.perf_counter()
+        sums = torch.zeros(len(stage.loss_ids), device=device)
+        t_start, cpu_start = time.perf_counter(), time.process_time()
         if rank == 0:
             perm = torch.randperm(cfg["n_train"], device=device, generator=gen)
         for i in range(0, cfg["n_train"], bs):
             if cfg["cooldown"]:
-                _set_lr(st_.opt, cfg["lr"] * min(1.0, 2.0 * (1.0 - step / max(st_.total_steps, 1))))
+                _set_lr(stage.opt, cfg["lr"] * min(1.0, 2.0 * (1.0 - step / max(stage.total_steps, 1))))
             if rank == 0:
                 idx = perm[i:i + bs]
                 xb = train.x[idx] if cfg["augment"] is None else cfg["augment"](train.x[idx])
                 x = model.model_input(xb)
-                state = st_.kind.start(model, x, model.check_labels(train.y[idx], x.shape[0]), gen)
+                state = stage.kind.start(model, x, model.check_labels(train.y[idx], x.shape[0]), gen)
             else:
-                state = st_.take(step)
-            sums += st_.step(state, step, active)
+                state = stage.take(step)
+            sums += stage.step(state, step, active)
             step += 1
-            if st_.last and time.perf_counter() - last_report > 0.25:
+            if stage.last and time.perf_counter() - last_report > 0.25:
                 _report("progress", step)
                 last_report = time.perf_counter()
-        while st_.sends:  # the epoch's last batches have reached the next stage
-            st_.wait_send(step)
+        while stage.sends:  # the epoch's last batches have reached the next stage
+            stage.wait_send(step)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        t_end = time.perf_counter()
+        t_end, cpu = time.perf_counter(), time.process_time() - cpu_start
         weights = cfg["evaluate"] or epoch == epochs
         if rank > 0:
-            st_.report(sums, t_start, t_end, weights)
+            stage.report(sums, cpu, t_end, weights)
             continue
-        all_sums, seconds = st_.collect(sums, t_start, t_end, weights)
-        mean_losses = (all_sums / st_.steps_per_epoch).tolist()
-        if not all(v == v and abs(v) != float("inf") for v in mean_losses):
+        all_sums, cpus, seconds = stage.collect(sums, cpu, t_start, t_end, weights)
+        mean_losses = (all_sums / stage.steps_per_epoch).tolist()
+        if not all(math.isfinite(v) for v in mean_losses):
             raise FloatingPointError(f"Epoch {epoch}: a loss became NaN/Inf ({mean_losses}): lower the "
                                      "learning rate or check the inputs.")
         record = dict(epoch=epoch, seconds=seconds, train_loss=mean_losses, train_acc=float("nan"),
-                      test_acc=float("nan"), layer_test_acc=[float("nan")] * len(model.layer_names))
+                      test_acc=float("nan"), layer_test_acc=[float("nan")] * len(model.layer_names),
+                      stage_cpu_seconds=cpus)
         if cfg["evaluate"]:
             start = time.perf_counter()
             ev = evaluate(model, ds.test, cfg["eval_batch_size"])
             record.update(train_acc=accuracy(model, probe, cfg["eval_batch_size"]), test_acc=ev["acc"],
                           layer_test_acc=ev["layer_acc"])
-            st_.mark("evaluate", step, start)
+            stage.mark("evaluate", step, start)
         history.records.append(record)
     _report("progress", step)
-    timeline = st_.gather_timeline()
+    timeline = stage.gather_timeline()
     if rank > 0:
         return None
     model.eval()
