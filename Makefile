@@ -7,16 +7,26 @@ PROFILE ?= classroom
 # CPU-only torch where the CUDA build is not wanted: make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 
-.PHONY: setup data kernel test unit notebooks strip results lab clean help
+.PHONY: setup data kernel js chromium test unit browser notebooks strip results lab lab-reset clean help \
+        student student-check book site-test dist install-test warm-cache
 
 help:
 	@echo "make setup      create $(VENV), install hff-edu with its dev extra, register the Jupyter kernel, get offline data"
-	@echo "make test       unit tests + every notebook executed with papermill in the smoke profile"
+	@echo "make test       unit tests, every notebook in the smoke profile (with offline HTML), the smoke site, then the browser tests"
 	@echo "make unit       unit tests only"
+	@echo "make browser    the browser tests only: JupyterLab and the offline HTML in headless Chromium"
 	@echo "make notebooks  execute every notebook (PROFILE=smoke|classroom|full) into build/notebooks/, with HTML"
 	@echo "make strip      remove outputs from the source notebooks"
 	@echo "make results    the README's results table (four methods x 3 seeds on Fashion-MNIST, about an hour on 2 cores)"
-	@echo "make lab        open the suite in JupyterLab"
+	@echo "make lab        open the suite in JupyterLab, on working copies in build/lab/ (the sources stay clean)"
+	@echo "make lab-reset  replace the working copies in build/lab/ with fresh copies of the sources"
+	@echo "make student    student versions (solutions -> stubs) in build/student/, nbgrader sources in build/teacher/"
+	@echo "make student-check  run teacher and student versions (PROFILE=smoke|classroom), compare exercise counts"
+	@echo "make book       the course website (PROFILE=classroom|smoke) in build/book/<profile>/_build/html"
+	@echo "make site-test  open the site built for PROFILE in headless Chromium with the network blocked"
+	@echo "make dist       the wheel (ships the notebooks) in dist/; hff-edu course DEST [--student] writes the course"
+	@echo "make install-test  the wheel in a fresh virtual environment: hff-edu course, a notebook, nbgrader (minutes)"
+	@echo "make warm-cache train and cache every model of the classroom profile before a class"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +34,7 @@ $(PY):
 
 setup: $(PY)
 	$(PY) -m pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -e '.[dev]'
-	$(MAKE) kernel data
+	$(MAKE) kernel data js chromium
 
 kernel:
 	$(PY) -m ipykernel install --sys-prefix --name hff-edu --display-name "Python (hff-edu)"
@@ -41,8 +51,29 @@ data:
 	  echo "Fashion-MNIST: not installed; run 'sudo apt-get install dataset-fashion-mnist' or let torchvision download it"; \
 	fi
 
+# MathJax and the widget renderer for the offline HTML and the site, from npm with the committed lock file
+js:
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix js --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the offline HTML export (make notebooks, make test) needs Node.js and npm"; fi
+
+# Chromium and ChromeDriver for the browser tests: Debian's packages when apt-get is there and we are root
+chromium:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+	  echo "chromium: found"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get install -y -qq chromium chromium-driver || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)) \
+	  || echo "could not install chromium: the browser tests will skip"; \
+	else \
+	  echo "chromium: not installed; 'sudo apt-get install chromium chromium-driver' for the browser tests (they skip without it)"; \
+	fi
+
 test: unit
-	$(PY) -m hff_edu.notebook_runner --profile smoke
+	$(PY) -m hff_edu.notebook_runner --profile smoke --html
+	$(PY) book/build.py --profile smoke
+	$(MAKE) browser
+
+browser:
+	$(PY) -m pytest tests/browser
 
 unit:
 	$(PY) -m pytest
@@ -56,8 +87,37 @@ strip:
 results:
 	$(PY) benchmarks/accuracy.py --threads 1
 
+# JupyterLab on working copies (build/lab/): its autosave can never write outputs into notebooks/
 lab:
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PY) -m hff_edu.notebook_runner --lab-copies
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=build/lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# ---- the classroom edition (hff_edu/course.py, book/, docs/teaching.md)
+student:
+	$(PY) -m hff_edu.course student
+
+student-check:
+	$(PY) -m hff_edu.course check --profile $(PROFILE)
+
+book:
+	$(PY) book/build.py --profile $(PROFILE)
+
+site-test:
+	HFF_EDU_SITE_PROFILE=$(PROFILE) $(PY) -m pytest -q tests/browser/test_site.py
+
+dist:
+	$(PY) -m pip wheel --no-deps -w dist .
+	@ls -l dist/*.whl
+
+install-test:
+	$(PY) -m pytest -q -s tests/install
+
+warm-cache:
+	$(PY) -m hff_edu.course warm-cache --profile classroom
+
+lab-reset:
+	$(PY) -m hff_edu.notebook_runner --lab-reset
+
+# keeps build/lab/: the working copies hold the user's work (make lab-reset replaces them)
 clean:
-	rm -rf build .pytest_cache
+	rm -rf $(filter-out build/lab,$(wildcard build/*)) dist .pytest_cache

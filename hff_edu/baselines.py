@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ConvModel, gap
+from .blocks import BatchNorm1d, ConvModel, check_head_dim, gap
 from .protocol import MLPModel
 
 
@@ -187,8 +187,7 @@ class LocalCEConvNet(ConvModel):
                  pool=True, convs_per_block: int = 1, batchnorm: bool = True, seed: int = 0):
         super().__init__(in_channels, channels, num_classes, config=dict(head_dim=head_dim, seed=seed),
                          pool=pool, convs_per_block=convs_per_block, batchnorm=batchnorm)
-        if head_dim is not None and (int(head_dim) != head_dim or head_dim < 1):
-            raise ValueError(f"head_dim={head_dim}: give a positive int or None (GAP + linear).")
+        head_dim = check_head_dim(head_dim)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.blocks = self._make_blocks(self.in_channels)
@@ -199,7 +198,7 @@ class LocalCEConvNet(ConvModel):
         if d is None:
             return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
         return nn.Sequential(nn.Conv2d(c, d, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                             nn.BatchNorm1d(d), nn.Linear(d, num_classes))
+                             BatchNorm1d(d), nn.Linear(d, num_classes))
 
     # The same bookkeeping as the MLP's: one piece of code serves both.
     loss_names = LocalCENet.loss_names

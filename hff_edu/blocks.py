@@ -14,39 +14,70 @@ inside each block (through two convolutions), never across blocks.
 
 **BatchNorm** behaves differently in ``train()`` (batch statistics, running
 averages updated) and ``eval()`` (running averages): ``train.fit`` switches
-modes for you; call ``model.eval()`` yourself before predicting by hand.
+modes for you, and ``predict``/``layer_predictions`` always run in eval mode
+(``protocol.in_eval_mode``). A training batch that holds a single value per
+channel (one sample, or one sample whose map has shrunk to 1x1) has no batch
+statistics at all: :class:`BatchNorm1d`/:class:`BatchNorm2d` below normalise it
+with the running averages instead, as eval does, and leave those unchanged.
 
 This module is vocabulary: it never imports an algorithm.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .protocol import LocalModel
+from .protocol import LocalModel, check_bool, check_int, check_widths
 
 
 def check_channels(channels) -> list[int]:
     """``channels`` as a list of positive block widths (an int means one block)."""
-    if isinstance(channels, int):
-        channels = [channels]
-    channels = list(channels)
-    if not channels:
-        raise ValueError("channels is empty: give at least one block width, e.g. channels=[64, 128, 256].")
-    if any(int(c) != c or c <= 0 for c in channels):
-        raise ValueError(f"channels={channels}: every block width must be a positive integer.")
-    return [int(c) for c in channels]
+    return check_widths(channels, "channels")
 
 
 def check_pool(pool, n_blocks: int) -> list[bool]:
     """``pool`` as one bool per block (a single bool applies to all)."""
-    if isinstance(pool, bool):
-        return [pool] * n_blocks
-    pool = [bool(p) for p in pool]
+    if not isinstance(pool, (list, tuple)):
+        return [check_bool("pool", pool)] * n_blocks
+    pool = [check_bool("pool", p) for p in pool]
     if len(pool) != n_blocks:
         raise ValueError(f"pool has {len(pool)} entries but there are {n_blocks} blocks: give one "
                          "True/False per block, or a single bool for all.")
     return pool
+
+
+def check_head_dim(head_dim) -> int | None:
+    """The AuxConv size d: a positive int, or ``None`` for the model's default."""
+    if head_dim is None:
+        return None
+    return check_int("head_dim", head_dim, 1, "It is the AuxConv output size d; None picks a default.")
+
+
+class _OneValueSafe:
+    """BatchNorm that accepts a training batch with one value per channel.
+
+    Batch statistics of a single value are undefined (torch raises "Expected more
+    than 1 value per channel when training"): that happens for a batch of one
+    sample in a head's ``BatchNorm1d``, or in a ``BatchNorm2d`` whose map is 1x1.
+    Such a batch is normalised with the running averages (what eval mode uses, the
+    best estimate there is) and does not update them: one sample is no estimate of
+    the batch statistics. Gradients still reach the input and the affine weights.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.numel() == x.shape[1]:  # N * H * W == 1
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                training=False, momentum=0.0, eps=self.eps)
+        return super().forward(x)
+
+
+class BatchNorm1d(_OneValueSafe, nn.BatchNorm1d):
+    """``nn.BatchNorm1d`` that also trains on a batch of one sample (see :class:`_OneValueSafe`)."""
+
+
+class BatchNorm2d(_OneValueSafe, nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` that also trains on one sample with a 1x1 map (see :class:`_OneValueSafe`)."""
 
 
 class ConvBlock(nn.Module):
@@ -65,7 +96,7 @@ class ConvBlock(nn.Module):
             layers.append(nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3,
                                     padding=1, bias=not batchnorm))
             if batchnorm:
-                layers.append(nn.BatchNorm2d(out_channels))
+                layers.append(BatchNorm2d(out_channels))
             layers.append(nn.ReLU())
         if pool:
             layers.append(nn.MaxPool2d(2))
@@ -98,16 +129,14 @@ class ConvModel(LocalModel):
             in_channels=in_channels, channels=check_channels(channels), num_classes=num_classes,
             **config, pool=pool if isinstance(pool, bool) else list(pool),
             convs_per_block=convs_per_block, batchnorm=batchnorm, seed=seed))
-        if int(in_channels) != in_channels or in_channels <= 0:
-            raise ValueError(f"in_channels={in_channels}: give the number of image channels "
-                             "(1 for Fashion-MNIST, 3 for CIFAR; data bundles give it as input_shape[0]).")
-        self.in_channels = int(in_channels)
+        self.in_channels = check_int("in_channels", in_channels, 1, "Give the number of image channels "
+                                     "(1 for Fashion-MNIST, 3 for CIFAR; data bundles give it as input_shape[0]).")
         self.channels = check_channels(channels)
         self.pool = check_pool(pool, len(self.channels))
-        if convs_per_block not in (1, 2):
-            raise ValueError(f"convs_per_block={convs_per_block}: choose 1 (layer-local) or 2 (block-local).")
+        if isinstance(convs_per_block, bool) or convs_per_block not in (1, 2):
+            raise ValueError(f"convs_per_block={convs_per_block!r}: choose 1 (layer-local) or 2 (block-local).")
         self.convs_per_block = int(convs_per_block)
-        self.batchnorm = bool(batchnorm)
+        self.batchnorm = check_bool("batchnorm", batchnorm)
 
     def _make_blocks(self, first_in: int, extra_later: int = 0) -> nn.ModuleList:
         """Blocks of the given widths; blocks after the first take ``extra_later`` more input channels."""
@@ -128,7 +157,7 @@ class ConvModel(LocalModel):
         if not torch.is_tensor(x):
             raise TypeError(f"Expected a torch.Tensor input, got {type(x).__name__}: "
                             "convert with torch.as_tensor(x, dtype=torch.float32).")
-        if x.dim() == 3 and x.shape[0] == self.in_channels:
+        if x.dim() == 3 and x.shape[0] == self.in_channels and x.shape[0] != 0:
             raise ValueError(f"Input of shape {tuple(x.shape)} is one image without a batch dimension: "
                              "use x.unsqueeze(0).")
         if x.dim() != 4:
@@ -144,8 +173,7 @@ class ConvModel(LocalModel):
             raise ValueError(f"Images of {x.shape[2]}x{x.shape[3]} are too small for {sum(self.pool)} "
                              f"pooling stages (need at least {need}x{need}): pass pool=False for some "
                              "blocks, or use fewer blocks.")
-        self.check_finite(x)
-        return x.to(self.device, torch.float32)
+        return self.as_batch(x)
 
     def _blocks_forward(self, x: torch.Tensor, detach: bool = True) -> list[torch.Tensor]:
         """Every block's feature map A_l (inputs detached unless ``detach=False``)."""

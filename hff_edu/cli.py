@@ -1,92 +1,202 @@
-"""Command line: ``python -m hff_edu {train,evaluate,compare} ...`` (``--help`` on each).
+"""Command line: ``python -m hff_edu {train,evaluate,compare,course} ...`` (``--help`` on each).
 
     python -m hff_edu train --method hff --dataset fashion-mnist --epochs 5 --widths 1000,1000,1000
     python -m hff_edu evaluate data/models/hff.pt
     python -m hff_edu compare --methods hff,ff --dataset fashion-mnist --epochs 2
     python -m hff_edu train --method hff-conv --dataset fashion-mnist --channels 32,64,128 --augment
+    hff-edu course ~/hff-course --student        # the course in a folder (hff_edu.course)
 
 Methods ending in ``-conv`` are the convolutional models (blocks of ``--channels``);
-the others are MLPs (layers of ``--widths``).
+the others are MLPs (layers of ``--widths``). With ``--val N`` (or a fraction) the
+per-epoch table shows validation accuracy and the test split is scored once, at
+the end.
+
+Every user error (a bad argument, a missing or corrupt file, no GPU for
+``--device cuda``, a diverging run) ends with exit status 2 and one line on
+stderr, ``error: <problem and fix>``, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import platform
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
 from . import checkpoint, data, parallel
 from .augment import for_dataset
-from .models import DEFAULT_LR, METHODS, base_method, build, method_of
-from .train import accuracy
+from .models import DEFAULT_CHANNELS, DEFAULT_LR, DEFAULT_WIDTHS, METHODS, base_method, build, method_of
+from .protocol import check_device
+from .train import TrainingWarning, accuracy, default_epochs, fit
 from .version import __version__
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``error: ...``, exit status 2) like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def parse_widths(text: str) -> list[int]:
     """``"1000,1000,1000"`` or ``"3x1000"`` -> [1000, 1000, 1000]."""
     try:
-        if "x" in text:
+        if "x" in text.lower():
             n, w = text.lower().split("x")
-            return [int(w)] * int(n)
-        return [int(w) for w in text.split(",") if w.strip()]
+            sizes = [int(w)] * int(n)
+        else:
+            sizes = [int(w) for w in text.split(",") if w.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--widths {text!r}: write e.g. 1000,1000,1000 or 3x1000.")
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: write positive sizes, e.g. 1000,1000,1000 or 3x1000.")
+    return sizes
+
+
+def _whole(minimum: int):
+    """An argparse type: a whole number >= ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (give e.g. {max(minimum, 1) * 10}).")
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text} is too small: give a whole number >= {minimum}.")
+        return value
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
+def _number(positive: bool):
+    """An argparse type: a finite float > 0 (``positive``) or >= 0."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number.")
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(f"{text}: give a finite number {'> 0' if positive else '>= 0'}.")
+        return value
+    return parse
+
+
+def parse_val(text: str) -> int | float:
+    """``--val``: ``"5000"`` (samples) or ``"0.1"`` (a fraction of the training split)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of samples (e.g. 5000) or a fraction (e.g. 0.1).")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: a fraction must lie in (0, 1), e.g. 0.1; a whole number "
+                                         "is a number of samples.")
+    return value
+
+
+def parse_device(text: str) -> str:
+    """``--device``: a device that exists here (``cuda`` only with a GPU)."""
+    try:
+        check_device(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return text
+
+
+def parse_methods(text: str) -> list[str]:
+    """``--methods hff,ff``: known method names, at least one."""
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise argparse.ArgumentTypeError(f"unknown method(s) {unknown or text!r}: choose from {', '.join(METHODS)}.")
+    return methods
+
+
+def parse_out_path(text: str) -> str:
+    """``--save``/``--out``: a file path whose folder can be written (checked before training)."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder: give a file name, e.g. {path / 'model.pt'}.")
+    folder = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {folder} is not a writable folder.")
+    return text
 
 
 def _add_data_args(p: argparse.ArgumentParser, default_dataset: str = "digits") -> None:
     p.add_argument("--dataset", default=default_dataset, choices=data.DATASETS,
                    help="dataset to train on (digits and fashion-mnist work offline; default %(default)s)")
-    p.add_argument("--subset", type=int, default=None,
+    p.add_argument("--subset", type=_whole(1), default=None,
                    help="use a class-stratified random subset of this many training samples (default: all)")
-    p.add_argument("--test-subset", type=int, default=None,
+    p.add_argument("--test-subset", type=_whole(1), default=None,
                    help="evaluate on a subset of this many test samples (default: all)")
+    p.add_argument("--val", type=parse_val, default=None, metavar="N|FRACTION",
+                   help="carve a stratified validation split (N samples, or a fraction such as 0.1) from the "
+                        "training split: the table then shows validation accuracy, and the test split is scored "
+                        "once at the end (default: none)")
+    p.add_argument("--val-seed", type=_whole(0), default=None,
+                   help="seed of the validation split (default: --seed)")
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     _add_data_args(p)
-    p.add_argument("--epochs", type=int, default=10, help="training epochs (default %(default)s)")
-    p.add_argument("--widths", type=parse_widths, default=[500, 500, 500],
+    p.add_argument("--epochs", type=_whole(1), default=None,
+                   help="training epochs (default: 10, more on small training sets, to reach 200 steps)")
+    p.add_argument("--widths", type=parse_widths, default=list(DEFAULT_WIDTHS),
                    help="hidden layer widths, e.g. 1000,1000,1000 or 3x1000 (default 3x500)")
-    p.add_argument("--batch-size", type=int, default=100, help="minibatch size (default %(default)s)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 for MLPs, 2e-3 for conv models; Adam)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay, never on prototypes (default 0)")
+    p.add_argument("--batch-size", type=_whole(1), default=100, help="minibatch size (default %(default)s)")
+    p.add_argument("--lr", type=_number(True), default=None,
+                   help="learning rate (default: 1e-3 for MLPs, 2e-3 for conv models; Adam)")
+    p.add_argument("--weight-decay", type=_number(False), default=0.0,
+                   help="weight decay, never on prototypes (default 0)")
     p.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], default="adam",
                    help="optimizer (sgd uses momentum 0.9; default %(default)s)")
     p.add_argument("--schedule", choices=["simultaneous", "greedy"], default="simultaneous",
                    help="update all layers every minibatch, or train them one after another (default %(default)s)")
     p.add_argument("--no-cooldown", action="store_true",
                    help="keep the learning rate constant (default: linear decay over the second half)")
-    p.add_argument("--seed", type=int, default=0, help="seed for data subsets, initialisation and shuffling")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--seed", type=_whole(0), default=0, help="seed for data subsets, initialisation and shuffling")
+    p.add_argument("--device", type=parse_device, default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--threads", type=_whole(1), default=None,
                    help="torch CPU threads (default: torch's choice; 1 is often faster on a busy machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     g = p.add_argument_group("HFF options")
     g.add_argument("--tau", type=float, default=None, help="loss temperature (default 0.1 for C<=10, else 0.05)")
-    g.add_argument("--margin", type=float, default=0.0, help="smooth margin m >= 0 (default 0)")
-    g.add_argument("--protos-per-class", type=int, default=1, help="prototypes per class K (default 1)")
+    g.add_argument("--margin", type=_number(False), default=0.0, help="smooth margin m >= 0 (default 0)")
+    g.add_argument("--protos-per-class", type=_whole(1), default=1, help="prototypes per class K (default 1)")
     g.add_argument("--init", choices=["etf", "separated", "random"], default="etf",
                    help="prototype initialisation (default %(default)s)")
     g.add_argument("--fixed-prototypes", action="store_true", help="do not learn the prototypes (ablation)")
     g.add_argument("--rule", choices=["last", "sum"], default="last",
                    help="default prediction rule: last layer or sum over layers (both are reported)")
     g = p.add_argument_group("FF options")
-    g.add_argument("--theta", type=float, default=None, help="goodness threshold (default: the layer width)")
-    g.add_argument("--label-scale", type=float, default=1.0, help="value written for the one-hot label (default 1)")
-    g.add_argument("--negatives", choices=["uniform", "hard"], default="uniform",
-                   help="wrong labels drawn uniformly or from the current softmax (default %(default)s)")
+    g.add_argument("--theta", type=_number(True), default=None,
+                   help="goodness threshold (default: the model's, 0.08 x the layer width for the MLP, tuned)")
+    g.add_argument("--label-scale", type=_number(True), default=None,
+                   help="value written for the one-hot label (default: the model's, 28 for the MLP, tuned)")
+    g.add_argument("--negatives", choices=["uniform", "hard"], default=None,
+                   help="wrong labels drawn uniformly or from the current softmax (default: the model's, "
+                        "hard for the MLP, uniform for conv)")
+    g.add_argument("--sum-all-layers", dest="sum_skip_first", action="store_false", default=None,
+                   help="goodness mode sums every layer (the MLP default, tuned)")
+    g.add_argument("--skip-first", dest="sum_skip_first", action="store_true",
+                   help="goodness mode sums layers >= 2 only (Hinton's choice)")
     g.add_argument("--ff-mode", choices=["goodness", "softmax"], default="goodness",
                    help="default prediction mode (both are reported)")
     g = p.add_argument_group("conv options (methods ending in -conv)")
-    g.add_argument("--channels", type=parse_widths, default=[32, 64, 128],
+    g.add_argument("--channels", type=parse_widths, default=list(DEFAULT_CHANNELS),
                    help="block channels, e.g. 32,64,128 (default 32,64,128)")
     g.add_argument("--convs-per-block", type=int, default=1, choices=[1, 2],
                    help="2 trains two convs together per block: block-local, not layer-local (default 1)")
-    g.add_argument("--head-dim", type=int, default=None,
+    g.add_argument("--head-dim", type=_whole(1), default=None,
                    help="HFF/local-CE AuxConv size d (default: max(channels, C x K))")
     g.add_argument("--ff-loss", choices=["ff", "symba"], default="ff", help="conv FF loss (default ff)")
     g.add_argument("--augment", action="store_true",
@@ -105,10 +215,13 @@ def _model_kwargs(method: str, a) -> dict:
         if conv:
             kw.update(head_dim=a.head_dim)
     elif base == "ff":
-        kw.update(theta=a.theta, negatives=a.negatives, predict_mode=a.ff_mode)
+        kw.update(theta=a.theta, predict_mode=a.ff_mode)
+        # None: the model's own default (they differ between the MLP, tuned, and conv)
+        kw.update({k: v for k, v in dict(negatives=a.negatives, sum_skip_first=a.sum_skip_first).items()
+                   if v is not None})
         if conv:
             kw.update(loss=a.ff_loss)
-        else:
+        elif a.label_scale is not None:
             kw.update(label_scale=a.label_scale)
     elif method == "local-ce-conv":
         kw.update(head_dim=a.head_dim)
@@ -137,25 +250,47 @@ def run_one(method: str, ds, a) -> dict:
     history = train_fn(model, ds, epochs=a.epochs, batch_size=a.batch_size, lr=lr, weight_decay=a.weight_decay,
                        optimizer=a.optimizer, schedule=a.schedule, cooldown=not a.no_cooldown, seed=a.seed,
                        progress=not a.quiet, device=a.device, augment=augment)
-    scores = final_scores(model, ds.test)
-    return dict(model=model, history=history, scores=scores, wall_s=time.perf_counter() - start)
+    scores = final_scores(model, ds.test)  # the test split, scored once, at the end
+    val_scores = final_scores(model, ds.val) if ds.val is not None else {}
+    return dict(model=model, history=history, scores=scores, val_scores=val_scores,
+                wall_s=time.perf_counter() - start)
+
+
+def _print_notes(history) -> None:
+    """The run's warnings (e.g. it ended at chance level), one line each on stderr."""
+    sys.stdout.flush()
+    for note in history.notes:
+        print(f"warning: {note}", file=sys.stderr, flush=True)
+
+
+def _load_data(a):
+    return data.load(a.dataset, subset=a.subset, test_subset=a.test_subset, seed=a.seed, val=a.val,
+                          val_seed=a.val_seed)
+
+
+def _epochs(a, ds) -> int:
+    return a.epochs if a.epochs is not None else default_epochs(len(ds.train), a.batch_size)
 
 
 def cmd_train(a) -> int:
-    ds = data.load(a.dataset, subset=a.subset, test_subset=a.test_subset, seed=a.seed)
+    ds = _load_data(a)
     print(ds.describe())
     sizes = f"channels {a.channels}" if a.method.endswith("-conv") else f"widths {a.widths}"
-    print(f"method {a.method}, {sizes}, {a.epochs} epochs, batch {a.batch_size}, seed {a.seed}")
+    print(f"method {a.method}, {sizes}, {_epochs(a, ds)} epochs, batch {a.batch_size}, seed {a.seed}")
     out = run_one(a.method, ds, a)
     print(out["history"].table())
+    for name, acc in out["val_scores"].items():
+        print(f"final validation accuracy ({name}): {acc:.4f}")
     for name, acc in out["scores"].items():
         print(f"final test accuracy ({name}): {acc:.4f}")
+    _print_notes(out["history"])
     train_s = sum(out["history"].column("seconds"))
     print(f"seconds per epoch: {out['history'].seconds_per_epoch:.2f}; training time {train_s:.0f} s "
           f"({train_s / 60:.1f} min), wall time incl. evaluation {out['wall_s']:.0f} s ({out['wall_s'] / 60:.1f} min)")
     if a.save and parallel.is_main_process():  # under torchrun: one checkpoint, from rank 0
         path = checkpoint.save(out["model"], a.save, history=out["history"].to_dict(), method=a.method,
-                               dataset=a.dataset, subset=a.subset, test_subset=a.test_subset, seed=a.seed)
+                               dataset=a.dataset, subset=a.subset, test_subset=a.test_subset, seed=a.seed,
+                               val=a.val, val_seed=a.val_seed)
         print(f"saved checkpoint to {path}")
     return 0
 
@@ -164,12 +299,19 @@ def cmd_evaluate(a) -> int:
     model, extra = checkpoint.load(a.checkpoint, device=a.device)
     name = a.dataset or extra.get("dataset")
     if name is None:
-        raise SystemExit("The checkpoint does not name its dataset: pass --dataset.")
-    ds = data.load(name, subset=extra.get("subset"), seed=extra.get("seed", 0),
+        raise ValueError(f"{a.checkpoint} does not name its dataset: pass --dataset.")
+    # The same splits as in training (the validation split changes the standardisation statistics).
+    ds = data.load(name, subset=extra.get("subset"), seed=extra.get("seed", 0), val=extra.get("val"),
+                   val_seed=extra.get("val_seed"),
                    test_subset=a.test_subset if a.test_subset is not None else extra.get("test_subset"))
-    if ds.in_features != getattr(model, "in_features", ds.in_features) or ds.num_classes != model.num_classes:
-        raise SystemExit(f"The checkpoint's model takes {model.in_features} features and {model.num_classes} "
-                         f"classes but {name} has {ds.in_features} and {ds.num_classes}: pick its dataset.")
+    if ds.num_classes != model.num_classes:
+        raise ValueError(f"The checkpoint's model has {model.num_classes} classes but {name} has "
+                         f"{ds.num_classes}: pass the dataset it was trained on (--dataset).")
+    try:
+        model.model_input(ds.test.x[:1])
+    except ValueError as e:
+        raise ValueError(f"The checkpoint's model does not take {name}'s inputs ({e}): pass the dataset it "
+                         "was trained on (--dataset).") from None
     print(f"{type(model).__name__} from {a.checkpoint} on {ds.describe()}")
     for key, acc in final_scores(model, ds.test).items():
         print(f"test accuracy ({key}): {acc:.4f}")
@@ -177,24 +319,26 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_compare(a) -> int:
-    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise SystemExit(f"Unknown method(s) {unknown}: choose from {', '.join(METHODS)}.")
-    ds = data.load(a.dataset, subset=a.subset, test_subset=a.test_subset, seed=a.seed)
+    methods = a.methods
+    ds = _load_data(a)
     print(ds.describe())
-    print(f"widths {a.widths} (MLPs), channels {a.channels} (conv), {a.epochs} epochs, batch {a.batch_size}, seed {a.seed}, "
-          f"{torch.get_num_threads()} threads")
+    print(f"widths {a.widths} (MLPs), channels {a.channels} (conv), {_epochs(a, ds)} epochs, batch {a.batch_size}, "
+          f"seed {a.seed}, {torch.get_num_threads()} threads")
     rows = []
     for m in methods:
         start = time.perf_counter()
         out = run_one(m, ds, a)
         h = out["history"]
+        evaluated = "val" if ds.val is not None else "test"
         for key, acc in out["scores"].items():
-            rows.append(dict(method=key, test_acc=acc, sec_per_epoch=h.seconds_per_epoch,
-                             wall_s=time.perf_counter() - start,
-                             layer_test_acc=h.final["layer_test_acc"]))
+            row = dict(method=key, test_acc=acc, sec_per_epoch=h.seconds_per_epoch,
+                       wall_s=time.perf_counter() - start,
+                       **{f"layer_{evaluated}_acc": h.final.get(f"layer_{evaluated}_acc", [])})
+            if key in out["val_scores"]:
+                row["val_acc"] = out["val_scores"][key]
+            rows.append(row)
         print(f"== {m}: done in {time.perf_counter() - start:.1f} s\n{h.table()}", flush=True)
+        _print_notes(h)
     table = results_table(rows)
     print(table)
     if a.out:
@@ -202,7 +346,8 @@ def cmd_compare(a) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(dict(
             dataset=a.dataset, train_size=len(ds.train), test_size=len(ds.test), widths=a.widths,
-            epochs=a.epochs, batch_size=a.batch_size, seed=a.seed, torch=torch.__version__,
+            val_size=len(ds.val) if ds.val is not None else 0, val_seed=a.val_seed,
+            epochs=_epochs(a, ds), batch_size=a.batch_size, seed=a.seed, torch=torch.__version__,
             hff_edu=__version__, machine=platform.platform(), threads=torch.get_num_threads(),
             rows=rows), indent=2))
         print(f"wrote {out}")
@@ -210,16 +355,21 @@ def cmd_compare(a) -> int:
 
 
 def results_table(rows: list[dict]) -> str:
-    """A Markdown table: method, test accuracy, seconds per epoch, per-layer accuracy."""
-    lines = ["| method | test acc | s/epoch | per-layer test acc |", "|---|---|---|---|"]
+    """A Markdown table: method, (validation and) test accuracy, seconds per epoch, per-layer accuracy
+    (on the validation split when there is one, else on the test split)."""
+    val = any("val_acc" in r for r in rows)
+    split = "val" if val else "test"
+    lines = [f"| method |{' val acc |' if val else ''} test acc | s/epoch | per-layer {split} acc |",
+             "|---|---|---|---|" + ("---|" if val else "")]
     for r in rows:
-        layers = " / ".join(f"{v:.3f}" for v in r["layer_test_acc"])
-        lines.append(f"| {r['method']} | {r['test_acc']:.4f} | {r['sec_per_epoch']:.1f} | {layers} |")
+        layers = " / ".join(f"{v:.3f}" for v in r.get(f"layer_{split}_acc", []))
+        val_cell = f" {r.get('val_acc', float('nan')):.4f} |" if val else ""
+        lines.append(f"| {r['method']} |{val_cell} {r['test_acc']:.4f} | {r['sec_per_epoch']:.1f} | {layers} |")
     return "\n".join(lines)
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m hff_edu", description=(
+    parser = ArgumentParser(prog="python -m hff_edu", description=(
         "Train and evaluate Forward-Forward (ff), Hyperspherical Forward-Forward (hff), backprop (bp) "
         "and local cross-entropy (local-ce) networks."))
     parser.add_argument("--version", action="version", version=f"hff_edu {__version__}")
@@ -229,7 +379,8 @@ def make_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--method", choices=list(METHODS), required=True, help="which algorithm")
     _add_train_args(p)
-    p.add_argument("--save", default=None, metavar="PATH", help="write a checkpoint (model + config + history)")
+    p.add_argument("--save", type=parse_out_path, default=None, metavar="PATH",
+                   help="write a checkpoint (model + config + history)")
     g = p.add_argument_group("parallel training (taught in 08_parallel_training)")
     g.add_argument("--stages", type=int, default=None,
                    help="pipeline the layers over this many processes, one stage each (local methods only); "
@@ -242,25 +393,44 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="re-evaluate a checkpoint on its dataset's test split")
     p.add_argument("checkpoint", help="path written by train --save")
     p.add_argument("--dataset", default=None, choices=data.DATASETS, help="override the stored dataset")
-    p.add_argument("--test-subset", type=int, default=None, help="evaluate on this many test samples")
-    p.add_argument("--device", default=None, help="cpu or cuda")
+    p.add_argument("--test-subset", type=_whole(1), default=None, help="evaluate on this many test samples")
+    p.add_argument("--device", type=parse_device, default=None, help="cpu or cuda")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("compare", help="train several methods with the same settings and print a results table")
-    p.add_argument("--methods", default="hff,ff,bp,local-ce", help="comma-separated methods (default %(default)s)")
+    p.add_argument("--methods", type=parse_methods, default="hff,ff,bp,local-ce",
+                   help="comma-separated methods (default %(default)s)")
     _add_train_args(p)
-    p.add_argument("--out", default=None, metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--out", type=parse_out_path, default=None, metavar="FILE", help="also write the results as JSON")
     p.set_defaults(func=cmd_compare)
+
+    from . import course  # the classroom edition: hff-edu course DEST [--student]
+    p = sub.add_parser("course", help="write the course (notebooks and a README) into a folder of your choice")
+    course.add_course_arguments(p)
+    p.set_defaults(func=course.cmd_course)
     return parser
 
 
 def main(argv=None) -> int:
-    args = make_parser().parse_args(argv)
+    """Run one command; returns the exit status (2 and one ``error:`` line for every user error)."""
+    try:
+        args = make_parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error (already printed on one line)
+        return e.code if isinstance(e.code, int) else 2
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     try:
-        with parallel.cli_session(args):  # under torchrun: join the process group; rank 0 prints
-            return args.func(args)
-    except (ValueError, FileNotFoundError, parallel.ParallelError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TrainingWarning)  # printed by the commands as "warning: ..."
+            with parallel.cli_session(args):  # under torchrun: join the process group; rank 0 prints
+                return args.func(args)
+    except (ValueError, OSError, FloatingPointError, torch.OutOfMemoryError,
+            parallel.ParallelError) as e:
+        message = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+        if isinstance(e, torch.OutOfMemoryError):
+            message = f"out of memory ({message[:200]}): lower --batch-size, or use smaller --widths/--channels."
+        print(f"error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

@@ -33,9 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ConvModel, gap
+from .blocks import BatchNorm1d, ConvModel, check_head_dim, gap
 from .geometry import init_prototypes
-from .protocol import MLPModel, check_positive
+from .protocol import MLPModel, check_bool, check_choice, check_int, check_non_negative, check_positive
 
 EPS = 1e-8
 
@@ -121,7 +121,7 @@ class AuxConvHead(nn.Module):
                  init: str = "etf", learnable: bool = True, seed: int = 0, tau_p: float = 0.1):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, dim, 1)
-        self.norm = nn.BatchNorm1d(dim)
+        self.norm = BatchNorm1d(dim)
         self.prototypes = Prototypes(num_classes, per_class, dim, init, learnable, seed, tau_p)
 
     def embed(self, a: torch.Tensor) -> torch.Tensor:
@@ -150,13 +150,17 @@ def check_loss_options(model, tau, protos_per_class, margin, rule, sum_skip_firs
     """Check and set what both networks share: ``tau``, ``margin``, the prediction rule."""
     model.tau = check_positive("tau", tau if tau is not None else default_tau(model.num_classes),
                                "It is the temperature of the softmax over prototype scores; try 0.1.")
-    if int(protos_per_class) != protos_per_class or protos_per_class < 1:
-        raise ValueError(f"protos_per_class={protos_per_class}: must be a positive integer.")
-    if not margin >= 0:
-        raise ValueError(f"margin={margin}: must be >= 0 (0 turns the margin off).")
-    model.margin = float(margin)
+    check_int("protos_per_class", protos_per_class, 1, "It is K, the prototypes per class; 1 is the default.")
+    model.margin = check_non_negative("margin", margin, "0 turns the margin off; try 0.1.")
     model.rule = check_rule(rule)
-    model.sum_skip_first = bool(sum_skip_first)
+    model.sum_skip_first = check_bool("sum_skip_first", sum_skip_first)
+
+
+def check_prototype_options(init, learnable, tau_p) -> None:
+    """Check the prototype options both networks take (before any prototype is built)."""
+    check_choice("prototype init", init, ("etf", "separated", "random"))
+    check_bool("learnable", learnable)
+    check_positive("tau_p", tau_p, "It is the LogSumExp temperature over a class's prototypes; try 0.1.")
 
 
 # ----------------------------------------------------------------------------
@@ -194,6 +198,8 @@ class HFFNet(MLPModel):
             init=init, learnable=learnable, rule=rule, sum_skip_first=sum_skip_first,
             tau_p=tau_p, last_relu=last_relu, seed=seed))
         check_loss_options(self, tau, protos_per_class, margin, rule, sum_skip_first)
+        check_prototype_options(init, learnable, tau_p)
+        check_bool("last_relu", last_relu)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             sizes = [in_features] + self.widths
@@ -297,8 +303,8 @@ class HFFConvNet(ConvModel):
             learnable=learnable, rule=rule, sum_skip_first=sum_skip_first, tau_p=tau_p, seed=seed),
             pool=pool, convs_per_block=convs_per_block, batchnorm=batchnorm)
         check_loss_options(self, tau, protos_per_class, margin, rule, sum_skip_first)
-        if head_dim is not None and (int(head_dim) != head_dim or head_dim < 1):
-            raise ValueError(f"head_dim={head_dim}: give a positive int (the AuxConv output size d) or None.")
+        check_prototype_options(init, learnable, tau_p)
+        head_dim = check_head_dim(head_dim)
         k = int(protos_per_class)
         self.head_dims = [int(head_dim) if head_dim is not None else max(c, num_classes * k)
                           for c in self.channels]
@@ -384,6 +390,4 @@ def predict_and_layers(model, x: torch.Tensor):
 
 
 def check_rule(rule: str) -> str:
-    if rule not in ("last", "sum"):
-        raise ValueError(f"Unknown HFF prediction rule {rule!r}: choose 'last' or 'sum'.")
-    return rule
+    return check_choice("HFF prediction rule", rule, ("last", "sum"))

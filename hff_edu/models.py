@@ -25,9 +25,15 @@ METHODS = {
 #: class name -> class, for rebuilding a checkpoint
 CLASSES = {cls.__name__: cls for cls in METHODS.values()}
 
-#: learning rates that work for each method with Adam on the bundled datasets
-#: (conv: what the conv runs here used, Adam with batch 64-128)
-DEFAULT_LR = {"ff": 1e-3, "hff": 1e-3, "bp": 1e-3, "local-ce": 1e-3,
+#: ``build``'s default sizes (and the CLI's): hidden widths of an MLP, block channels of a conv
+#: model. The same for every method; 3x500 also serves small tables (``benchmarks/tabular.py``).
+DEFAULT_WIDTHS = [500, 500, 500]
+DEFAULT_CHANNELS = [32, 64, 128]
+
+#: Adam learning rates per method. FF MLP: tuned on the validation split (benchmarks/tune.py, see
+#: ff.THETA_PER_UNIT); the others: what the tuning found no clear gain over (see the study); conv:
+#: what the conv runs here used, Adam with batch 64-128 (not tuned yet)
+DEFAULT_LR = {"ff": 7e-4, "hff": 1e-3, "bp": 1e-3, "local-ce": 1e-3,
               "ff-conv": 2e-3, "hff-conv": 2e-3, "bp-conv": 2e-3, "local-ce-conv": 2e-3}
 
 
@@ -50,17 +56,23 @@ def base_method(method: str) -> str:
     return method[:-len("-conv")] if method.endswith("-conv") else method
 
 
-def build(method: str, ds: DataBundle, widths, **kwargs) -> LocalModel:
+def build(method: str, ds: DataBundle, widths=None, **kwargs) -> LocalModel:
     """A model of kind ``method`` sized for ``ds`` (input size and number of classes).
 
     ``widths`` are the hidden widths of an MLP, or the block channels of a conv
-    model (``"hff-conv"``, ...), which is built from ``ds.input_shape[0]`` image channels.
+    model (``"hff-conv"``, ...), which is built from ``ds.input_shape[0]`` image channels;
+    ``None`` uses ``DEFAULT_WIDTHS`` (3x500) or ``DEFAULT_CHANNELS`` (32, 64, 128).
     For FF, the label overlay mode is chosen from the data unless given:
     overwrite the first C inputs only where they are a blank border.
     """
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"Unknown method {method!r}: choose one of {', '.join(METHODS)}.")
+    if not isinstance(ds, DataBundle):
+        raise ValueError(f"ds is a {type(ds).__name__}, not a DataBundle: use data.load(name) or "
+                         "data.from_arrays(x_train, y_train, x_test, y_test).")
     cls = METHODS[method]
+    if widths is None:
+        widths = list(DEFAULT_CHANNELS if getattr(cls, "takes_images", False) else DEFAULT_WIDTHS)
     if getattr(cls, "takes_images", False):
         if len(ds.input_shape) != 3:
             raise ValueError(f"{ds.name} has inputs of shape {ds.input_shape}; {method} needs images "

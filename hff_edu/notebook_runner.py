@@ -4,15 +4,26 @@
     python -m hff_edu.notebook_runner --profile classroom --html # executed copies + HTML
     python -m hff_edu.notebook_runner --strip                    # remove outputs from the sources
 
+    python -m hff_edu.notebook_runner --lab-copies               # working copies for `make lab`
+
 Executed notebooks land in ``build/notebooks/<profile>/`` with HTML beside
 them when asked, and ``timings.json`` records how long each one took. A
 failure names the notebook and the cell, and the command exits non-zero.
+
+The HTML works offline: every script it needs comes from a local package and is
+copied into ``_static/`` beside the pages (MathJax 3 and the Jupyter widget renderer
+from ``js/node_modules``, installed by ``make setup`` with ``npm ci --prefix js``;
+plotly.js from the plotly package), and
+the widget state the run stored makes sliders and their figures render without a
+kernel. ``make lab`` opens working copies under ``build/lab/`` (``--lab-copies``),
+so JupyterLab's autosave never writes outputs into the sources.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -20,6 +31,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 BUILD = ROOT / "build" / "notebooks"
+LAB = ROOT / "build" / "lab"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+JS = ROOT / "js" / "node_modules"
+#: the offline page's scripts: name -> (file under js/node_modules, what it is for)
+JS_ASSETS = {
+    "mathjax": ("mathjax/es5/tex-svg-full.js", "MathJax 3 (SVG output: no web fonts to load)"),
+    "widgets": ("@jupyter-widgets/html-manager/dist/embed.js", "the Jupyter widget renderer"),
+}
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
 KERNEL = "hff-edu"
 PROFILES = ("smoke", "classroom", "full")
 
@@ -43,14 +63,18 @@ def kernel_name() -> str:
 
 
 def notebook_env(profile: str = "classroom") -> None:
-    """Environment the kernels inherit: numba's cache on disk, inline figures kept, and in
+    """Environment the kernels inherit: numba's cache on disk, inline figures kept, interactive
+    figures drawn up front for the HTML (``widgets.FRAMES_ENV``), and in
     the smoke profile one torch thread (tiny models gain nothing from two, and two threads
     waiting on each other stall badly on a busy CI machine)."""
     if profile == "smoke":
         os.environ["OMP_NUM_THREADS"] = "1"
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / "data" / "numba_cache"))
+    from .data import data_root
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(data_root() / "numba_cache"))
     Path(os.environ["NUMBA_CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
     os.environ.pop("MPLBACKEND", None)  # Agg would make inline figures vanish
+    from .widgets import FRAMES_ENV
+    os.environ[FRAMES_ENV] = "1"  # no widget frontend: interactive figures store their frames
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 
@@ -117,14 +141,74 @@ def execute(path: Path, profile: str = "smoke", out_dir: Path | None = None, tim
     return seconds
 
 
+def check_offline_assets() -> None:
+    """Raise a clear error when the npm packages of the offline HTML are not installed."""
+    missing = [rel for rel, _ in JS_ASSETS.values() if not (JS / rel).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"Offline HTML needs {', '.join(missing)} under {JS}: run `make setup` "
+            f"(or `npm ci --prefix {JS.parent}`), which installs MathJax and the widget renderer from npm.")
+
+
+def offline_scripts(nb, out_dir: Path) -> dict:
+    """The scripts an offline page of ``nb`` needs, copied into ``out_dir/_static/`` once; returns
+    their relative URLs: MathJax always, the widget renderer when the run stored widget state,
+    plotly.js when an output is a plotly figure. (Files beside the page rather than inlined: the
+    widget renderer and MathJax find their own location from their script's ``src``.)"""
+    check_offline_assets()
+    wanted = ["mathjax"] + (["widgets"] if "widgets" in nb.metadata else [])
+    if any(PLOTLY_MIME in out.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
+           for out in cell.get("outputs", [])):
+        wanted.append("plotly")
+    static = out_dir / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    urls = {}
+    for name in wanted:
+        target = static / (f"{name}.js" if name != "plotly" else "plotly.min.js")
+        if name == "plotly":
+            from plotly.offline import get_plotlyjs
+            text = get_plotlyjs()
+            if not target.exists() or target.stat().st_size != len(text.encode()):
+                target.write_text(text, encoding="utf-8")
+        else:
+            source = JS / JS_ASSETS[name][0]
+            if not target.exists() or target.stat().st_size != source.stat().st_size:
+                shutil.copyfile(source, target)
+        urls[name] = f"_static/{target.name}"
+    return urls
+
+
 def to_html(executed: Path) -> Path:
+    """``executed``'s HTML export beside it, viewable offline (see the module docstring): keep
+    the ``_static/`` folder beside the page when you copy it."""
     from nbconvert import HTMLExporter
     import nbformat
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(str(executed), as_version=4))
+    nb = nbformat.read(str(executed), as_version=4)
+    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[str(TEMPLATES)])
+    resources = {"offline_js": offline_scripts(nb, executed.parent)}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
     target = executed.with_suffix(".html")
     target.write_text(body, encoding="utf-8")
     return target
 
+
+def lab_copies(paths: list[Path], out_dir: Path = LAB) -> list[str]:
+    """Working copies of the source notebooks for JupyterLab, so its autosave cannot dirty the sources.
+
+    A missing copy is created. An existing copy is kept (it holds the user's work) and
+    reported when its source has changed since (``--lab-reset`` replaces it). Returns one
+    line per notebook saying what happened.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for src in paths:
+        copy = out_dir / src.name
+        if not copy.exists():
+            shutil.copy2(src, copy)
+            lines.append(f"new copy   {copy.relative_to(ROOT) if copy.is_relative_to(ROOT) else copy}")
+        elif src.stat().st_mtime > copy.stat().st_mtime:
+            lines.append(f"kept       {copy.name}: its source changed since; `make lab-reset` replaces the copy")
+    return lines
 
 def strip_outputs(paths: list[Path]) -> list[Path]:
     """Remove outputs and execution counts from source notebooks; returns those changed."""
@@ -156,12 +240,30 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     p.add_argument("--out", default=None, help="build folder (default build/notebooks/<profile>)")
     p.add_argument("--strip", action="store_true", help="strip outputs from the source notebooks and exit")
+    p.add_argument("--lab-copies", action="store_true",
+                   help=f"create missing working copies under {LAB.relative_to(ROOT)}/ for JupyterLab and exit")
+    p.add_argument("--lab-reset", action="store_true",
+                   help="replace the working copies with fresh copies of the sources (loses edits) and exit")
     a = p.parse_args(argv)
     paths = notebook_paths(a.only)
+    if a.lab_copies or a.lab_reset:
+        if a.lab_reset:
+            for src in paths:
+                (LAB / src.name).unlink(missing_ok=True)
+        for line in lab_copies(paths):
+            print(line)
+        print(f"JupyterLab working copies in {LAB} (the sources in notebooks/ stay clean)")
+        return 0
     if a.strip:
         for c in strip_outputs(paths):
             print(f"stripped {c.relative_to(ROOT)}")
         return 0
+    if a.html:
+        try:
+            check_offline_assets()
+        except FileNotFoundError as e:
+            print(e, file=sys.stderr)
+            return 2
     timeout = a.timeout or {"smoke": 300, "classroom": 1200, "full": 7200}[a.profile]
     out_dir = Path(a.out) if a.out else BUILD / a.profile
     timings, failed = {}, []

@@ -16,19 +16,67 @@ A model (FF, HFF, backprop, local cross-entropy; MLP or conv) offers:
 - ``config``: the constructor arguments, enough to rebuild the model (used by
   checkpoints and the training cache).
 
-Inputs are checked on the way in: wrong size, NaN/Inf and labels out of range
-raise a ``ValueError`` that says what to fix.
+Inputs are checked on the way in: wrong size, NaN/Inf, values beyond float32,
+an empty batch and labels out of range raise a ``ValueError`` that says what to
+fix. The prediction methods (``predict``, ``layer_predictions``,
+``predict_and_layers``) always run in eval mode and restore the mode the model
+was in: a subclass's own definitions are wrapped once, here (``in_eval_mode``).
+
+The argument checks every entry point uses (``check_int``, ``check_positive``,
+``check_choice``, ``check_device`` ...) live here too, at the bottom of the layers;
+each raises a ``ValueError`` whose message names the problem and the fix.
 """
 from __future__ import annotations
 
+import functools
+import math
+import numbers
 from typing import Iterator
 
+import numpy as np
 import torch
 from torch import nn
+
+#: the protocol's prediction methods: run in eval mode whatever mode the model is in
+EVAL_METHODS = ("predict", "layer_predictions", "predict_and_layers")
+
+
+def in_eval_mode(fn):
+    """Run ``fn(model, ...)`` with ``model`` in eval mode, then restore every submodule's mode.
+
+    Predicting in train mode would use (and update) BatchNorm's batch statistics:
+    the prediction for a sample would depend on the rest of its batch, and a batch
+    of one image could not be normalised at all. Free in eval mode (one flag read).
+    """
+    if getattr(fn, "runs_in_eval_mode", False):
+        return fn
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        if not self.training:
+            return fn(self, *args, **kwargs)
+        modes = [(m, m.training) for m in self.modules()]
+        self.eval()
+        try:
+            return fn(self, *args, **kwargs)
+        finally:
+            for m, mode in modes:
+                m.training = mode
+
+    wrapper.runs_in_eval_mode = True
+    return wrapper
 
 
 class LocalModel(nn.Module):
     """Base class: input checks and the shared bookkeeping of the protocol."""
+
+    def __init_subclass__(cls, **kwargs):
+        # Every model kind's prediction methods run in eval mode (one place for all kinds);
+        # a method borrowed from another class (``predict = FFNet.predict``) is wrapped already.
+        super().__init_subclass__(**kwargs)
+        for name in EVAL_METHODS:
+            if name in cls.__dict__:
+                setattr(cls, name, in_eval_mode(cls.__dict__[name]))
 
     #: forward passes one ``predict`` call costs (overridden where it differs)
     passes_per_prediction: int = 1
@@ -37,9 +85,10 @@ class LocalModel(nn.Module):
 
     def __init__(self, num_classes: int, config: dict):
         super().__init__()
-        if int(num_classes) < 2:
-            raise ValueError(f"num_classes={num_classes}: classification needs at least 2 classes.")
-        self.num_classes = int(num_classes)
+        self.num_classes = check_int("num_classes", num_classes, 2,
+                                     "Classification needs at least 2 classes (data bundles give ds.num_classes).")
+        if "seed" in config:
+            check_int("seed", config["seed"], 0, "It seeds the initialisation.")
         self.config = dict(config)
 
     # -- protocol (implemented by subclasses) ---------------------------------
@@ -118,14 +167,32 @@ class LocalModel(nn.Module):
         return y.to(self.device)
 
     @staticmethod
-    def check_finite(x: torch.Tensor) -> None:
+    def check_finite(x: torch.Tensor, original: torch.Tensor | None = None) -> None:
+        """NaN/Inf in a float32 batch raise; ``original`` (before the float32 cast) tells
+        an overflow of the cast (float64 values beyond 3.4e38) from NaN/Inf in the data."""
         # One reduction first: any NaN/Inf makes the sum non-finite. Only then the full
         # element-wise check (a finite sum can still overflow, so it decides).
         if torch.isfinite(x.sum()):
             return
         if not torch.isfinite(x).all():
+            if original is not None and original is not x and torch.isfinite(original).all():
+                big = float(original.abs().max())
+                raise ValueError(f"The input batch holds values up to {big:.3g}, beyond float32's range "
+                                 "(3.4e38), which the models compute in: standardise the inputs "
+                                 "(ds.transform(x) applies the training statistics).")
             raise ValueError("The input batch contains NaN or Inf values: clean the data "
                              "(or lower the learning rate if activations blew up).")
+
+    def as_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as a float32 tensor on the model's device, checked for an empty batch and finite values."""
+        if not torch.is_tensor(x):
+            raise TypeError(f"Expected a torch.Tensor input, got {type(x).__name__}: "
+                            "convert with torch.as_tensor(x, dtype=torch.float32).")
+        if x.dim() >= 1 and x.shape[0] == 0:
+            raise ValueError(f"The input batch is empty (shape {tuple(x.shape)}): pass at least one sample.")
+        out = x.to(self.device, torch.float32)
+        self.check_finite(out, x)
+        return out
 
 
 class MLPModel(LocalModel):
@@ -134,11 +201,10 @@ class MLPModel(LocalModel):
     def __init__(self, in_features: int, widths, num_classes: int, config: dict):
         """``config`` holds the subclass's own constructor arguments; the shared three are added here."""
         widths = check_widths(widths)
+        check_int("in_features", in_features, 1, "It is the flattened input size (data bundles give ds.in_features).")
         super().__init__(num_classes, dict(in_features=in_features, widths=widths,
                                            num_classes=num_classes, **config))
         self.in_features = int(in_features)
-        if self.in_features <= 0:
-            raise ValueError(f"in_features={in_features}: must be a positive input size.")
         self.widths = widths
 
     @property
@@ -151,33 +217,98 @@ class MLPModel(LocalModel):
 
     def model_input(self, x: torch.Tensor) -> torch.Tensor:
         """Check a batch (N, in_features), or (N, ...) that flattens to it, and move it to the device."""
-        if not torch.is_tensor(x):
-            raise TypeError(f"Expected a torch.Tensor input, got {type(x).__name__}: "
-                            "convert with torch.as_tensor(x, dtype=torch.float32).")
-        if x.dim() < 2:
+        if torch.is_tensor(x) and x.dim() < 2:
             raise ValueError(f"Input of shape {tuple(x.shape)} has no batch dimension: "
                              f"pass (N, {self.in_features}); use x.unsqueeze(0) for one sample.")
-        x = x.reshape(x.shape[0], -1)
+        x = self.as_batch(x).flatten(1)
         if x.shape[1] != self.in_features:
             raise ValueError(f"Input has {x.shape[1]} features per sample but the model expects "
                              f"{self.in_features}: build the model with in_features={x.shape[1]} "
                              "(data bundles give it as .in_features) or reshape the input.")
-        self.check_finite(x)
-        return x.to(self.device, torch.float32)
+        return x
 
 
-def check_widths(widths) -> list[int]:
-    if isinstance(widths, int):
+# ----------------------------------------------------------------------------
+# argument checks: each returns the clean value or raises a ValueError naming problem and fix
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_int(name: str, value, minimum: int | None = None, hint: str = "") -> int:
+    """``value`` as an int: Python or numpy integers only (not bools, not 100.0, as scikit-learn)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        fix = f" (an int, e.g. {name}={int(value)})" if _is_number(value) and math.isfinite(value) \
+            and int(value) == value else ""
+        raise ValueError(f"{name}={value!r}: must be a whole number{fix}"
+                         + (f" >= {minimum}" if minimum is not None else "") + f". {hint}".rstrip())
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}={value!r}: must be >= {minimum}. {hint}".strip())
+    return int(value)
+
+
+def check_optional_int(name: str, value, minimum: int = 1, hint: str = "") -> int | None:
+    """``None`` or :func:`check_int`."""
+    return None if value is None else check_int(name, value, minimum, hint)
+
+
+def check_widths(widths, name: str = "widths") -> list[int]:
+    """Layer widths (or block channels) as a non-empty list of positive ints."""
+    if _is_number(widths):
         widths = [widths]
-    widths = list(widths)
+    try:
+        widths = list(widths)
+    except TypeError:
+        raise ValueError(f"{name}={widths!r}: give a list of layer sizes, e.g. {name}=[500, 500].") from None
     if not widths:
-        raise ValueError("widths is empty: give at least one layer width, e.g. widths=[500, 500].")
-    if any(int(w) != w or w <= 0 for w in widths):
-        raise ValueError(f"widths={widths}: every layer width must be a positive integer.")
+        raise ValueError(f"{name} is empty: give at least one layer size, e.g. {name}=[500, 500].")
+    if any(not isinstance(w, numbers.Integral) or isinstance(w, bool) or w <= 0 for w in widths):
+        raise ValueError(f"{name}={widths}: every layer size must be a positive integer, e.g. {name}=[500, 500].")
     return [int(w) for w in widths]
 
 
-def check_positive(name: str, value: float, hint: str = "") -> float:
-    if not value > 0:  # also catches NaN
-        raise ValueError(f"{name}={value}: must be > 0. {hint}".strip())
+def check_positive(name: str, value, hint: str = "") -> float:
+    """A finite number > 0 (NaN, inf and bools are refused)."""
+    if not _is_number(value) or not value > 0 or not math.isfinite(value):
+        raise ValueError(f"{name}={value!r}: must be > 0 and finite. {hint}".strip())
     return float(value)
+
+
+def check_non_negative(name: str, value, hint: str = "") -> float:
+    """A finite number >= 0."""
+    if not _is_number(value) or not value >= 0 or not math.isfinite(value):
+        raise ValueError(f"{name}={value!r}: must be >= 0 and finite. {hint}".strip())
+    return float(value)
+
+
+def check_bool(name: str, value) -> bool:
+    """``True`` or ``False`` (also numpy's bools), not 0/1 or a string."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}={value!r}: must be True or False.")
+    return bool(value)
+
+
+def check_choice(name: str, value, choices) -> str:
+    """One of ``choices`` (strings)."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"Unknown {name} {value!r}: choose one of {', '.join(map(repr, choices))}.")
+    return value
+
+
+def check_device(device) -> torch.device:
+    """``device`` as a ``torch.device`` that exists on this machine (CUDA/MPS only when available)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device={device!r} is not a device torch knows: use 'cpu' or 'cuda' "
+                         "(or 'cuda:0', 'mps').") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} but CUDA is not available on this machine (no GPU, or a "
+                             "CPU-only torch build): use device='cpu' or leave it unset.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA "
+                             "device(s): pick one of them.")
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"device={device!r} but Apple's MPS is not available here: use device='cpu'.")
+    return dev

@@ -15,12 +15,13 @@ or conv); embeddings that are not unit length are normalised first.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
-from .data import DataBundle, Split, from_arrays
+from .data import DataBundle, Split
 from .geometry import init_prototypes, normalise
 from .hff import default_tau, hff_loss
 
@@ -43,16 +44,16 @@ def split_classes(ds: DataBundle, classes: Sequence[int], name: str | None = Non
     lut = torch.full((ds.num_classes,), -1, dtype=torch.long)
     lut[classes] = torch.arange(len(classes))
 
-    def part(split: Split):
+    def part(split: Split | None) -> Split | None:
+        if split is None:
+            return None
         keep = lut[split.y.cpu()] >= 0
-        return split.x[keep.to(split.x.device)], lut[split.y.cpu()][keep]
+        return Split(split.x[keep.to(split.x.device)], lut[split.y.cpu()][keep].to(split.y.device))
 
-    xtr, ytr = part(ds.train)
-    xte, yte = part(ds.test)
-    out = from_arrays(xtr, ytr, xte, yte, class_names=[ds.class_names[c] for c in classes],
-                      name=name or f"{ds.name}[{','.join(map(str, classes))}]", standardise=False)
-    out.mean, out.std, out.source = ds.mean, ds.std, ds.source
-    return out
+    # The same statistics, mode and source: only the classes change (dataclasses.replace keeps the rest).
+    return replace(ds, name=name or f"{ds.name}[{','.join(map(str, classes))}]", train=part(ds.train),
+                   test=part(ds.test), val=part(ds.val), num_classes=len(classes),
+                   class_names=tuple(ds.class_names[c] for c in classes))
 
 
 def few_shot(split: Split, shots: int, num_classes: int | None = None, seed: int = 0) -> Split:

@@ -94,3 +94,182 @@ def test_small_input_keeps_pixels():
     h = hff.HFFNet(5, [8], 3)
     assert h.layers[0].linear.in_features == 5
     assert model.predict(x).shape == (4,)
+
+
+# ----------------------------------------------------------------------------
+# standardisation per kind of data, and bundle.transform for fresh samples
+
+def _wine_like(n=120, seed=0):
+    """Three classes, columns in very different units (like wine's proline and hue)."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    x = rng.normal(size=(n, 3)) + y[:, None]
+    return x * np.array([1000.0, 1.0, 0.01]) + np.array([5000.0, 0.0, 2.0]), y
+
+
+def test_tables_are_standardised_per_feature():
+    x, y = _wine_like()
+    ds = data.from_arrays(x, y, x[:30], y[:30])
+    assert ds.standardise == "feature" and ds.mean.shape == (3,)
+    torch.testing.assert_close(ds.train.x.mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(ds.train.x.std(0), torch.ones(3), atol=1e-4, rtol=0)
+    flat = data.from_arrays(x, y, x[:30], y[:30], standardise="global")
+    assert float(flat.train.x[:, 2].std()) < 1e-3  # one scale for all: the small column vanishes
+
+
+def test_images_per_channel_and_grey_images_globally():
+    rng = np.random.default_rng(0)
+    img = rng.normal(size=(40, 2, 4, 4)) * np.array([1.0, 10.0])[None, :, None, None]
+    ds = data.from_arrays(img, np.arange(40) % 2, img[:5], np.arange(5) % 2)
+    assert ds.standardise == "channel" and ds.mean.shape == (2,)
+    torch.testing.assert_close(ds.train.x.std(dim=(0, 2, 3)), torch.ones(2), atol=1e-4, rtol=0)
+    grey = data.from_arrays(img[:, 0], np.arange(40) % 2, img[:5, 0], np.arange(5) % 2)
+    assert grey.standardise == "global" and grey.mean.shape == (1,)
+    none = data.from_arrays(img, np.arange(40) % 2, img[:5], np.arange(5) % 2, standardise=False)
+    assert none.standardise == "none" and torch.equal(none.train.x, torch.as_tensor(img, dtype=torch.float32))
+
+
+@pytest.mark.parametrize("shape", [(50, 7), (50, 2, 3, 3), (50, 5, 5)])
+def test_transform_applies_the_training_statistics(shape):
+    rng = np.random.default_rng(1)
+    x = rng.normal(3, 2, shape)
+    y = np.arange(50) % 2
+    ds = data.from_arrays(x, y, x[:10], y[:10], val=0.2)
+    torch.testing.assert_close(ds.transform(x[:10]), ds.test.x)  # what from_arrays did to the test split
+    torch.testing.assert_close(ds.unstandardise(ds.transform(x[:10])), torch.as_tensor(x[:10]).float(),
+                               atol=1e-5, rtol=1e-5)
+    if len(shape) > 2:  # image bundles also take flat rows
+        torch.testing.assert_close(ds.transform(x[:10].reshape(10, -1)), ds.test.x)
+
+
+def test_wine_with_the_defaults_learns():
+    from sklearn.datasets import load_wine
+    from sklearn.model_selection import train_test_split
+    x, y = load_wine(return_X_y=True)
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.3, stratify=y, random_state=0)
+    ds = data.from_arrays(xtr, ytr, xte, yte)
+    model = build("hff", ds, [64])
+    train.fit(model, ds, progress=False)
+    assert train.accuracy(model, ds.test) >= 0.95  # one global scale gave 0.67 (benchmarks/tabular.py)
+    fresh = model.predict(ds.transform(xte[:5]))
+    assert torch.equal(fresh, model.predict(ds.test.x[:5]))
+
+
+# ----------------------------------------------------------------------------
+# the validation split
+
+def _ids(n=200, classes=(0.5, 0.3, 0.2), seed=0):
+    """Samples whose first column is a unique id (kept by standardise='none'); imbalanced classes."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(len(classes), size=n, p=classes)
+    x = np.column_stack([np.arange(n), rng.normal(size=(n, 3))])
+    return x, y
+
+
+def _id_set(split):
+    return set(split.x[:, 0].round().long().tolist())
+
+
+def test_val_split_is_stratified_and_disjoint():
+    x, y = _ids()
+    xte, yte = x + 10_000, y  # test ids are distinct
+    ds = data.from_arrays(x, y, xte, yte, val=0.25, standardise="none")
+    assert len(ds.val) == 50 and len(ds.train) == 150
+    val, tr, te = _id_set(ds.val), _id_set(ds.train), _id_set(ds.test)
+    assert not val & tr and not val & te and val | tr == set(range(200))
+    share = torch.bincount(torch.as_tensor(y), minlength=3).double() / 200
+    got = torch.bincount(ds.val.y, minlength=3).double()
+    assert torch.all((got - 50 * share).abs() <= 1)  # each class in proportion, to the sample
+
+
+def test_val_split_is_reproducible_with_its_own_seed():
+    x, y = _ids()
+    a = data.from_arrays(x, y, x, y, val=40, seed=3, standardise="none")
+    b = data.from_arrays(x, y, x, y, val=40, seed=3, standardise="none")
+    c = data.from_arrays(x, y, x, y, val=40, seed=3, val_seed=4, standardise="none")
+    d = data.from_arrays(x, y, x, y, val=40, seed=5, val_seed=3, standardise="none")
+    assert _id_set(a.val) == _id_set(b.val) and torch.equal(a.train.x, b.train.x)
+    assert _id_set(a.val) != _id_set(c.val)
+    assert _id_set(a.val) == _id_set(d.val)  # the default val_seed is seed
+
+
+def test_statistics_come_from_the_remainder_and_subset_draws_from_it():
+    x, y = _ids()
+    x[:, 1] += 100 * (np.arange(200) % 7 == 0)  # a column whose mean depends on which rows are in
+    ds = data.from_arrays(x, y, x, y, val=0.3, seed=1, subset=60)
+    raw = data.from_arrays(x, y, x, y, val=0.3, seed=1, standardise="none")  # same draw, raw values
+    remainder = raw.train.x.double()
+    torch.testing.assert_close(ds.mean, remainder.mean(0), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(ds.val.x, ds.transform(raw.val.x))  # val scaled with the remainder's statistics
+    assert len(ds.train) == 60 and _id_set(data.from_arrays(x, y, x, y, val=0.3, seed=1, subset=60,
+                                                             standardise="none").train) <= _id_set(raw.train)
+
+
+def test_load_with_val(digits):
+    ds = data.load("digits", val=0.2, subset=500)
+    assert len(ds.val) == 270 and len(ds.train) == 500 and len(ds.test) == len(digits.test)
+    assert "270 val" in ds.describe()
+    moved = ds.to("cpu")
+    assert moved.val is not None and torch.equal(moved.val.y, ds.val.y)
+
+
+# ----------------------------------------------------------------------------
+# fit(eval_on=...)
+
+class _Untouchable:
+    """A test split that fails the moment anything reads it."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"fit read ds.test.{name} although it evaluates on the validation split")
+
+    def __len__(self):
+        raise AssertionError("fit read len(ds.test)")
+
+
+@pytest.fixture(scope="module")
+def with_val():
+    return data.load("digits", subset=300, test_subset=100, val=100)
+
+
+def test_eval_on_val_never_touches_the_test_split(with_val):
+    from dataclasses import replace
+    ds = replace(with_val, test=_Untouchable())
+    h = train.fit(build("hff", ds, [16]), ds, epochs=2, progress=False)  # "auto" picks val
+    assert h.config["eval_on"] == "val" and set(h.final) >= {"val_acc", "layer_val_acc"}
+    assert "test_acc" not in h.final and np.isnan(h.test_acc) and 0 < h.val_acc <= 1
+    assert "val acc" in h.table() and "test acc" not in h.table()
+
+
+def test_eval_on_test_both_and_none(with_val, digits):
+    h = train.fit(build("bp", digits, [16]), digits, epochs=1, progress=False)  # no val: as before
+    assert h.config["eval_on"] == "test" and "test_acc" in h.final and "val_acc" not in h.final
+    both = train.fit(build("local-ce", with_val, [16, 16]), with_val, epochs=1, eval_on="both", progress=False)
+    assert {"val_acc", "test_acc", "layer_val_acc", "layer_test_acc"} <= set(both.final)
+    assert len(both.final["layer_val_acc"]) == 2
+    assert "val:layer 2" in both.table() and "test:layer 2" in both.table()
+    none = train.fit(build("hff", with_val, [16]), with_val, epochs=1, eval_on="none", progress=False)
+    assert {"val_acc", "test_acc"}.isdisjoint(none.final) and "train_acc" in none.final
+    assert train.History.from_dict(both.to_dict()).val_acc == both.val_acc
+
+
+def test_cli_val_reports_validation_and_scores_test_once(tmp_path, capsys):
+    from hff_edu import cli
+    ckpt = tmp_path / "m.pt"
+    argv = ["train", "--method", "bp", "--widths", "16", "--epochs", "2", "--quiet", "--val", "0.2",
+            "--val-seed", "3", "--save", str(ckpt)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    head = out.splitlines()[2]  # the per-epoch table's header
+    assert "1077 train / 270 val / 450 test" in out and "val acc" in head and "test acc" not in head
+    assert out.count("final test accuracy (bp):") == 1 and "final validation accuracy (bp)" in out
+    acc = out.split("final test accuracy (bp):")[1].split()[0]
+    assert cli.main(["evaluate", str(ckpt)]) == 0  # the same splits, so the same standardisation
+    assert f"test accuracy (bp): {acc}" in capsys.readouterr().out
+
+
+def test_split_classes_keeps_the_validation_split():
+    from hff_edu import transfer
+    ds = data.load("digits", val=0.2)
+    part = transfer.split_classes(ds, [3, 7])
+    assert set(part.val.y.tolist()) == {0, 1} and len(part.val) == int(((ds.val.y == 3) | (ds.val.y == 7)).sum())
+    assert torch.equal(part.mean, ds.mean) and part.standardise == ds.standardise and part.num_classes == 2

@@ -112,7 +112,7 @@ def test_checkpoint_of_another_architecture(tmp_path):
     with pytest.raises(ValueError, match="holds a HFFNet.*but the model is a FFNet"):
         checkpoint.load_into(ff.FFNet(10, [8, 8], 3), path)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="junk.pt is not a readable hff_edu checkpoint.*Delete it and train again"):
         checkpoint.load(tmp_path / "junk.pt")
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not an hff_edu checkpoint"):

@@ -15,7 +15,7 @@ LAYERS = [
     {"ff", "hff", "baselines"},
     {"models"},
     {"train", "callbacks", "checkpoint", "timing", "memory", "transfer", "parallel", "compile"},
-    {"viz", "widgets", "exercises", "explorer"},
+    {"viz", "widgets", "exercises", "explorer", "claims"},
     {"cli", "notebook_runner", "course", "__main__", "__init__"},
 ]
 

@@ -24,8 +24,8 @@ from .. import ff, hff
 from ..baselines import BPConvNet, BPNet, LocalCEConvNet, LocalCENet
 from ..data import DataBundle
 from ..protocol import LocalModel
-from ..train import (History, _active_losses, _set_lr, accuracy, evaluate, make_optimizer, seed_everything,
-                     train_eval_subset)
+from ..train import (History, _active_losses, _eval_splits, _set_lr, accuracy, evaluate, make_optimizer,
+                     seed_everything, train_eval_subset)
 from .processes import DEFAULT_TIMEOUT, Comm, ParallelError, _report, _timedelta, launch
 
 # ----------------------------------------------------------------------------
@@ -367,7 +367,8 @@ def pipeline_fit(model: LocalModel, ds: DataBundle, stages=2, epochs: int = 10, 
                  schedule: str = "simultaneous", cooldown: bool = True, seed: int = 0, progress: bool = True,
                  device=None, eval_batch_size: int = 1000, train_eval_samples: int = 2000,
                  augment: Callable | None = None, evaluate_every_epoch: bool = True, threads: int | None = 1,
-                 timeout: float = DEFAULT_TIMEOUT, max_timeline_steps: int | None = None) -> PipelineRun:
+                 timeout: float = DEFAULT_TIMEOUT, max_timeline_steps: int | None = None,
+                 eval_on: str = "auto") -> PipelineRun:
     """Train ``model`` like ``train.fit`` (same arguments, same result), its layers pipelined over processes.
 
     Args:
@@ -377,6 +378,8 @@ def pipeline_fit(model: LocalModel, ds: DataBundle, stages=2, epochs: int = 10, 
             default CPU (stages on one GPU run as separate processes, each with its own stream).
         evaluate_every_epoch: ``False`` skips the per-epoch evaluation (throughput runs): the
             records then hold NaN accuracies.
+        eval_on: the splits scored every epoch, as in ``train.fit`` (``"auto"``: the validation
+            split when there is one, else the test split).
         threads: torch threads per stage process.
         timeout: seconds any message between stages may take (also the wait while stage 0
             evaluates at the end of an epoch).
@@ -407,7 +410,7 @@ def prepare_pipeline(model: LocalModel, ds: DataBundle, stages=2, epochs: int = 
                      schedule: str = "simultaneous", cooldown: bool = True, seed: int = 0, device=None,
                      eval_batch_size: int = 1000, train_eval_samples: int = 2000, augment: Callable | None = None,
                      evaluate_every_epoch: bool = True, timeout: float = DEFAULT_TIMEOUT,
-                     max_timeline_steps: int | None = None) -> tuple[StagePlan, dict]:
+                     max_timeline_steps: int | None = None, eval_on: str = "auto") -> tuple[StagePlan, dict]:
     """The plan and the settings every stage runs with (:func:`pipeline_fit`'s arguments, checked as
     ``fit`` checks them). With :func:`run_stage` and :func:`finish_pipeline` it runs a pipeline in
     processes started some other way (torchrun, or several pipelines in one :func:`launch`)."""
@@ -425,6 +428,7 @@ def prepare_pipeline(model: LocalModel, ds: DataBundle, stages=2, epochs: int = 
     if optimizer not in ("adam", "adamw", "sgd"):
         raise ValueError(f"Unknown optimizer {optimizer!r}: choose 'adam', 'adamw' or 'sgd'.")
     _timedelta(timeout)
+    splits = list(_eval_splits(eval_on, ds))  # checked here, as fit checks it
     plan = plan_stages(model, ds.input_shape, stages)
     devices = list(device) if isinstance(device, (list, tuple)) else [device or "cpu"] * plan.num_stages
     if len(devices) != plan.num_stages:
@@ -435,7 +439,8 @@ def prepare_pipeline(model: LocalModel, ds: DataBundle, stages=2, epochs: int = 
     return plan, dict(epochs=int(epochs), batch_size=int(batch_size), lr=lr, weight_decay=weight_decay,
                       optimizer=optimizer, schedule=schedule, cooldown=cooldown, seed=seed, devices=devices,
                       eval_batch_size=eval_batch_size, train_eval_samples=train_eval_samples, augment=augment,
-                      evaluate=bool(evaluate_every_epoch), timeout=float(timeout), n_train=len(ds.train),
+                      evaluate=bool(evaluate_every_epoch), splits=splits, timeout=float(timeout),
+                      n_train=len(ds.train),
                       max_timeline_steps=max_timeline_steps, method=type(model).__name__, dataset=ds.name)
 
 
@@ -645,14 +650,16 @@ def run_stage(rank: int, world_size: int, model: LocalModel, ds: DataBundle | No
         if not all(math.isfinite(v) for v in mean_losses):
             raise FloatingPointError(f"Epoch {epoch}: a loss became NaN/Inf ({mean_losses}): lower the "
                                      "learning rate or check the inputs.")
-        record = dict(epoch=epoch, seconds=seconds, train_loss=mean_losses, train_acc=float("nan"),
-                      test_acc=float("nan"), layer_test_acc=[float("nan")] * len(model.layer_names),
-                      stage_cpu_seconds=cpus)
+        nan = float("nan")
+        record = dict(epoch=epoch, seconds=seconds, train_loss=mean_losses, train_acc=nan, stage_cpu_seconds=cpus)
+        for name in cfg["splits"]:
+            record.update({f"{name}_acc": nan, f"layer_{name}_acc": [nan] * len(model.layer_names)})
         if cfg["evaluate"]:
             start = time.perf_counter()
-            ev = evaluate(model, ds.test, cfg["eval_batch_size"])
-            record.update(train_acc=accuracy(model, probe, cfg["eval_batch_size"]), test_acc=ev["acc"],
-                          layer_test_acc=ev["layer_acc"])
+            record["train_acc"] = accuracy(model, probe, cfg["eval_batch_size"])
+            for name in cfg["splits"]:  # as fit: the test split only when asked for
+                ev = evaluate(model, getattr(ds, name), cfg["eval_batch_size"])
+                record[f"{name}_acc"], record[f"layer_{name}_acc"] = ev["acc"], ev["layer_acc"]
             stage.mark("evaluate", step, start)
         history.records.append(record)
     _report("progress", step)

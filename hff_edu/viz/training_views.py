@@ -10,6 +10,7 @@ numbers measured from the models.
 - :func:`plot_method_summary`: final accuracy and seconds per epoch, one bar per method.
 - :func:`plot_layer_choice`: which layer (or rule) to predict from.
 - :func:`plot_ablation`: accuracy of ablation runs against the reference.
+- :func:`plot_step_losses`: per-step losses of runs that should coincide, and their gap (02b_hff_from_scratch).
 - :func:`markdown_table`: a plain Markdown table (no pandas needed).
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+from .style import OKABE_ITO
 
 
 def _check_histories(histories: dict) -> None:
@@ -208,3 +210,78 @@ def markdown_table(headers, rows, floatfmt: str = ".4f") -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in cells]
     return "\n".join(lines)
+
+
+
+
+def plot_step_losses(curves: dict, layer_names=None, reference: str | None = None,
+                     tolerance: float | None = None, floor: float = 1e-9) -> Figure:
+    """Every training step's local losses for runs that should coincide, and how far apart they are.
+
+    ``curves``: ``{run name: array (T, L)}``, the loss of each of L layers at each of T
+    steps, every run the same shape (a 1-d array is one layer). One panel per layer:
+    the first run is a thick line and the others thinner dashed lines on top, so runs
+    that agree show as a dashed line on a thick one. With ``reference`` (a key of
+    ``curves``) a last panel draws, for every other run, ``max_l |L_l - L_l^ref|`` per
+    step on a log axis, exact zeros drawn at ``floor`` (the axis says so), with
+    ``tolerance`` as a dotted line when given. Loss axes
+    start at 0 unless they span more than a factor 20 (then log). Taught in
+    02b_hff_from_scratch.
+    """
+    if not curves:
+        raise ValueError("curves is empty: give {run name: (steps, layers) array of losses}.")
+    arrays = {}
+    for name, c in curves.items():
+        a = np.asarray(c.detach().cpu() if hasattr(c, "detach") else c, dtype=float)
+        arrays[name] = a[:, None] if a.ndim == 1 else a
+        if arrays[name].ndim != 2 or arrays[name].shape[0] == 0:
+            raise ValueError(f"Run {name!r}: expected a (steps, layers) array, got shape {a.shape}.")
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) > 1:
+        raise ValueError(f"Every run needs the same (steps, layers) shape to be compared; got {sorted(shapes)}.")
+    steps, n_layers = shapes.pop()
+    names = list(layer_names) if layer_names is not None else [f"layer {j + 1}" for j in range(n_layers)]
+    if len(names) != n_layers:
+        raise ValueError(f"{len(names)} layer names for {n_layers} loss columns: give one name per column.")
+    if reference is not None:
+        if reference not in arrays:
+            raise ValueError(f"reference={reference!r} is not one of the runs {list(arrays)}.")
+        if len(arrays) < 2:
+            raise ValueError("A gap panel needs a second run next to the reference: add one, or pass reference=None.")
+    panels = n_layers + (reference is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels + 0.4, 3.3), squeeze=False)
+    x = np.arange(steps)
+    colors = {name: OKABE_ITO[i % len(OKABE_ITO)] for i, name in enumerate(arrays)}
+    for j, ax in enumerate(axes[0, :n_layers]):
+        for i, (name, a) in enumerate(arrays.items()):
+            ax.plot(x, a[:, j], color=colors[name], lw=2.6 if i == 0 else 1.3, ls="-" if i == 0 else "--",
+                    label=name)
+        col = np.concatenate([a[:, j] for a in arrays.values()])
+        if np.all(col > 0) and col.max() / col.min() > 20:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(0, 1.05 * max(float(col.max()), 1e-12))
+        ax.set_title(names[j], fontsize=10)
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("local loss")
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    if reference is not None:
+        gx = axes[0, -1]
+        ref = arrays[reference]
+        for name, a in arrays.items():
+            if name != reference:
+                gx.plot(x, np.maximum(np.abs(a - ref).max(axis=1), floor), color=colors[name], lw=1.3,
+                        label=name)
+        top = max([np.abs(a - ref).max() for a in arrays.values()] + [tolerance or 0.0, floor])
+        if tolerance is not None:
+            gx.axhline(tolerance, color="black", ls=":", lw=1.2, label=f"tolerance {tolerance:g}")
+        gx.set_yscale("log")
+        gx.set_ylim(floor / 3, top * 300)  # headroom above everything for the legend
+        gx.set_title(f"gap to {reference}", fontsize=10)
+        gx.set_xlabel("training step")
+        gx.set_ylabel(f"max over layers of |difference|\n(0 drawn at {floor:g})", fontsize=8)
+        gx.legend(fontsize=7, loc="upper left")
+        gx.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,172 @@
+"""Tune every method the same way on a validation split: the same search library, the same
+number of trials, the same epochs per trial, the same data; the test set is never touched.
+
+    python benchmarks/tune.py                      # Fashion-MNIST MLPs 3x500: ff, hff, bp, local-ce
+    python benchmarks/tune.py --quick              # digits, a few trials: under two minutes
+    python benchmarks/tune.py --methods ff --trials 40     # resume a study with more trials
+
+Search (Optuna's TPE sampler with a fixed seed; trials run one after another, so the same
+seed gives the same study on the same machine):
+
+- every method: the Adam learning rate;
+- FF: the goodness threshold (as a fraction of the layer width), the label value, uniform
+  or hard negatives, simultaneous or greedy schedule;
+- HFF: the temperature tau, the margin m, prototypes per class K, their initialisation.
+
+Trial 0 of every study is the package's defaults at the time of the study, so the old
+defaults are scored on the same validation split inside the same budget. After training,
+each trial scores every prediction readout the method has on the validation split (FF:
+goodness over layers >= 2 or over all layers, one-pass softmax; HFF: last layer or the sum
+over layers), and the trial's value is the best readout; which one is stored with it.
+
+The studies live in ``benchmarks/results/tune_<dataset>.journal`` (Optuna's journal file:
+append-only, text, resumable: run the command again with more ``--trials`` to continue);
+the best settings per method are printed and written to ``tune_<dataset>.json`` and ``.md``.
+"""
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from _common import header, metadata, parse_widths, parser, quick_defaults, setup, widths_label, \
+    write_results
+from hff_edu import data
+from hff_edu.models import DEFAULT_LR, build
+from hff_edu.train import accuracy, fit
+
+METHODS = ("ff", "hff", "bp", "local-ce")
+
+
+def suggest(method: str, trial, width: int) -> tuple[dict, dict]:
+    """The settings one trial tries: ``(model kwargs, fit kwargs)``."""
+    fit_kw = dict(lr=trial.suggest_float("lr", 1e-4, 2e-2, log=True))
+    model_kw = {}
+    if method == "ff":
+        model_kw["theta"] = trial.suggest_float("theta_per_unit", 0.01, 1.0, log=True) * width
+        model_kw["label_scale"] = trial.suggest_float("label_scale", 1.0, 30.0, log=True)
+        model_kw["negatives"] = trial.suggest_categorical("negatives", ["uniform", "hard"])
+        fit_kw["schedule"] = trial.suggest_categorical("schedule", ["simultaneous", "greedy"])
+    elif method == "hff":
+        model_kw["tau"] = trial.suggest_float("tau", 0.02, 0.5, log=True)
+        model_kw["margin"] = trial.suggest_float("margin", 0.0, 0.5)
+        model_kw["protos_per_class"] = trial.suggest_int("protos_per_class", 1, 4)
+        model_kw["init"] = trial.suggest_categorical("init", ["etf", "separated", "random"])
+    return model_kw, fit_kw
+
+
+def defaults(method: str, width: int, num_classes: int) -> dict:
+    """The package's current defaults, in the search space's terms (enqueued as trial 0)."""
+    from hff_edu import ff, hff
+    params = dict(lr=DEFAULT_LR[method])
+    if method == "ff":
+        probe = ff.FFNet(4, [width], num_classes)
+        params.update(theta_per_unit=probe.thetas[0] / width, label_scale=probe.label_scale,
+                      negatives=probe.negatives, schedule="simultaneous")
+    elif method == "hff":
+        probe = hff.HFFNet(4, [width], num_classes)
+        params.update(tau=probe.tau, margin=probe.margin, protos_per_class=len(probe.prototypes()[0][0]),
+                      init=probe.config["init"])
+    return params
+
+
+def readouts(method: str, model, split) -> dict:
+    """Validation accuracy of every prediction readout of a trained model."""
+    if method == "ff":
+        out = {"goodness": accuracy(model, split, mode="goodness"),
+               "softmax": accuracy(model, split, mode="softmax")}
+        if model.num_layers > 1:
+            out["goodness, all layers"] = accuracy(model, split, mode="goodness", skip_first=False)
+        return out
+    if method == "hff":
+        return {"last": accuracy(model, split, rule="last"), "sum": accuracy(model, split, rule="sum")}
+    return {"output": accuracy(model, split)}
+
+
+def objective(method, ds, a, device):
+    def run(trial):
+        model_kw, fit_kw = suggest(method, trial, a.widths[0])
+        model = build(method, ds, a.widths, seed=a.seed, **model_kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "no ETF for d < C*K - 1": the trial still counts
+            fit(model, ds, epochs=a.epochs, batch_size=a.batch_size, seed=a.seed, progress=False,
+                device=device, eval_on="val", **fit_kw)
+        scores = readouts(method, model, ds.val)
+        best = max(scores, key=scores.get)
+        trial.set_user_attr("readouts", scores)
+        trial.set_user_attr("readout", best)
+        return scores[best]
+    return run
+
+
+def main(argv=None):
+    import optuna
+    p = parser(__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--methods", default=",".join(METHODS))
+    p.add_argument("--widths", type=parse_widths, default=[500, 500, 500])
+    p.add_argument("--trials", type=int, default=30, help="trials per method (the same for every method)")
+    p.add_argument("--epochs", type=int, default=5, help="epochs per trial (the same for every method)")
+    p.add_argument("--subset", type=int, default=20000, help="training samples per trial (after the val split)")
+    p.add_argument("--val", type=int, default=10000, help="validation samples carved from the training split")
+    p.add_argument("--batch-size", type=int, default=100)
+    a = p.parse_args(argv)
+    quick_defaults(p, a, dataset="digits", widths=[128, 128], trials=4, epochs=10, subset=None, val=300)
+    device = setup(a)
+    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
+    ds = data.load(a.dataset, subset=a.subset, val=a.val, seed=a.seed)
+    name = f"tune_{ds.name}" + ("_quick" if a.quick and ds.name != "digits" else "") + (f"_{a.tag}" if a.tag else "")
+    settings = dict(dataset=ds.name, train=len(ds.train), val=len(ds.val), widths=widths_label(a.widths),
+                    trials=a.trials, epochs=a.epochs, batch_size=a.batch_size, sampler="TPE", seed=a.seed)
+    meta = metadata(a, device, settings, "python benchmarks/tune.py " + " ".join(argv or sys.argv[1:]))
+    print(header(f"tuning on the validation split, {settings}", meta), flush=True)
+    journal = Path(a.out_dir) / f"{name}.journal"
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rows, start_all = [], time.perf_counter()
+    for method in methods:
+        study = optuna.create_study(
+            study_name=f"{ds.name}-{widths_label(a.widths)}-{a.epochs}ep-{len(ds.train)}-{method}",
+            storage=storage, direction="maximize", load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(seed=a.seed))
+        if not study.trials:
+            study.enqueue_trial(defaults(method, a.widths[0], ds.num_classes), user_attrs={"defaults": True})
+        todo = a.trials - len([t for t in study.trials if t.state.is_finished()])
+        start = time.perf_counter()
+        if todo > 0:
+            study.optimize(objective(method, ds, a, device), n_trials=todo,
+                           callbacks=[lambda s, t: print(f"  {method} trial {t.number}: {t.value:.4f} "
+                                                         f"{t.user_attrs.get('readout')} {t.params}", flush=True)])
+        done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        old = next(t for t in done if t.number == 0)
+        best = study.best_trial
+        rows.append(dict(method=method, trials=len(done), best_val=best.value, best_readout=best.user_attrs["readout"],
+                         best_params=best.params, default_val=old.value, default_readout=old.user_attrs["readout"],
+                         default_params=old.params, best_readouts=best.user_attrs["readouts"],
+                         default_readouts=old.user_attrs["readouts"], seconds=time.perf_counter() - start))
+        print(f"== {method}: best {best.value:.4f} ({best.user_attrs['readout']}) {best.params}; "
+              f"defaults {old.value:.4f}", flush=True)
+    total = time.perf_counter() - start_all
+    md = [f"Tuning on the validation split of **{ds.name}** ({len(ds.train)} training samples per trial, "
+          f"{len(ds.val)} validation samples, never the test set), MLP {widths_label(a.widths)}, "
+          f"{a.trials} trials x {a.epochs} epochs per method, batch {a.batch_size}, Adam with the linear "
+          f"cool-down, Optuna TPE (seed {a.seed}); trial 0 = the package defaults before tuning. "
+          f"Command: `{meta['command'].strip()}` ({total / 60:.1f} min this run).", "",
+          "| method | val acc, old defaults | val acc, best trial | best readout | best settings |",
+          "|---|---|---|---|---|"]
+    for r in rows:
+        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["best_params"].items())
+        md.append(f"| {r['method']} | {100 * r['default_val']:.2f} % ({r['default_readout']}) | "
+                  f"{100 * r['best_val']:.2f} % | {r['best_readout']} | {params} |")
+    table = "\n".join(md)
+    print("\n" + table)
+    path = write_results(name, a, meta, rows, extra=dict(markdown=table))
+    (path.parent / f"{name}.md").write_text(table + "\n")
+    print(f"\nwrote {path} and {path.with_suffix('.md')}; studies in {journal}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
