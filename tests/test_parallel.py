@@ -103,7 +103,7 @@ def _pipeline_jobs(rank, world_size, jobs):
 
 
 def test_every_local_kind_pipelines_exactly(small):
-    cases = [("local-ce", {}, dict(schedule="greedy"), 2), ("ff", {}, {}, [1, 3]),
+    cases = [("local-ce", {}, dict(schedule="greedy", epochs=4), 2), ("ff", dict(negatives="uniform"), {}, [1, 3]),
              ("hff-conv", {}, dict(augment=True), 2), ("local-ce-conv", dict(head_dim=12), {}, [2, 1]),
              ("ff-conv", dict(label_every_block=True), {}, 2)]
     jobs, expected = [], []
@@ -162,7 +162,7 @@ def test_the_plan_counts_costs_and_messages(small):
     assert plan.costs == [64 * 100, 100 * 100, 100 * 100, 100 * 100]  # multiply-adds per sample
     assert plan.units == [(0, 2), (2, 4)] and plan.ideal_speedup == pytest.approx(36400 / 20000)
     assert plan.floats_per_sample(0) == 100 + 1  # the activation and the label
-    ff_plan = parallel.plan_stages(build("ff", small, [100, 100, 100], seed=0), small.input_shape, [2, 1])
+    ff_plan = parallel.plan_stages(build("ff", small, [100, 100, 100], seed=0, negatives="uniform"), small.input_shape, [2, 1])
     assert ff_plan.modules[-1][-1] == "head"  # the softmax head trains on the last stage
     assert ff_plan.floats_per_sample(0) == 3 * 100 + 100 + 1  # pos, neg, neutral; layer 2's head feature; label
 
@@ -193,7 +193,7 @@ def test_every_model_kind_trains_data_parallel_like_one_process(small, odd):
     # (the AuxConv's conv bias before its BatchNorm) the sign is that of float noise, which depends on
     # the order of the sums; SGD's step is proportional to the gradient, so the noise stays noise.
     cases = [("bp", small, {}, {}), ("ff", small, {}, {}), ("ff", small, dict(negatives="hard"), {}),
-             ("local-ce", small, {}, dict(schedule="greedy")), ("bp-conv", odd, {}, dict(augment=True)),
+             ("local-ce", small, {}, dict(schedule="greedy", epochs=4)), ("bp-conv", odd, {}, dict(augment=True)),
              ("ff-conv", small, {}, {}), ("hff-conv", small, {}, dict(optimizer="sgd", lr=0.05))]
     jobs, expected = [], []
     for method, ds, model_kw, fit_kw in cases:

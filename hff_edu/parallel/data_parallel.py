@@ -104,6 +104,13 @@ class SyncBatchNorm2d(_SyncBatchNorm, nn.BatchNorm2d):
 _SYNC_BN = {nn.BatchNorm1d: SyncBatchNorm1d, nn.BatchNorm2d: SyncBatchNorm2d}
 
 
+def _sync_class(module: nn.Module):
+    """The synchronised class for a BatchNorm module (any subclass of ``nn.BatchNorm1d/2d``), else None."""
+    if isinstance(module, _SyncBatchNorm):
+        return None
+    return next((sync for plain, sync in _SYNC_BN.items() if isinstance(module, plain)), None)
+
+
 def _draws_negatives(model) -> bool:
     return isinstance(model, (ff.FFNet, ff.FFConvNet))
 
@@ -152,9 +159,9 @@ class DataParallel(LocalModel):
         self.comm, self.rank, self.world_size = comm, comm.rank, comm.world_size
         self._synced = False
         for m in model.modules():
-            if type(m) in _SYNC_BN:
-                m.__class__ = _SYNC_BN[type(m)]
-                m._sync_comm = comm
+            sync = _sync_class(m)
+            if sync is not None:  # nn.BatchNorm* or a subclass (blocks.BatchNorm2d): given back by unwrap
+                m._plain_class, m.__class__, m._sync_comm = type(m), sync, comm
 
     # -- the protocol, delegated --------------------------------------------------------
     @property
@@ -186,10 +193,9 @@ class DataParallel(LocalModel):
 
     def unwrap(self) -> LocalModel:
         """The plain model, its BatchNorm layers back to ``nn.BatchNorm*``."""
-        plain = {v: k for k, v in _SYNC_BN.items()}
         for m in self.module.modules():
-            if type(m) in plain:
-                m.__class__ = plain[type(m)]
+            if isinstance(m, _SyncBatchNorm):
+                m.__class__ = m.__dict__.pop("_plain_class")
                 m.__dict__.pop("_sync_comm", None)
                 m.__dict__.pop("_ghost", None)
         return self.module
