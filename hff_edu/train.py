@@ -247,7 +247,7 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int | None = None, batch_size
     steps_per_epoch = len(batches)
     total_steps = epochs * steps_per_epoch
 
-    history = History(type(model).__name__, list(model.loss_names), list(model.layer_names),
+    history = History(_method_name(model), list(model.loss_names), list(model.layer_names),
                       config=dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                                   optimizer=optimizer, schedule=schedule, cooldown=cooldown, seed=seed,
                                   device=str(device), dataset=ds.name, train_size=len(train),
@@ -378,6 +378,11 @@ def _note_run(history: History, splits: dict, probe: Split, lr: float, first_los
     for note in notes:
         history.notes.append(note)
         warnings.warn(note, TrainingWarning, stacklevel=3)
+
+
+def _method_name(model) -> str:
+    """The model's class name; a wrapper (``parallel.DataParallel``) names the model it wraps."""
+    return type(getattr(model, "module", model)).__name__
 
 
 def train_step(model: LocalModel, opt, x: torch.Tensor, y: torch.Tensor, generator=None,
