@@ -122,17 +122,24 @@ def test_fit_compiled_by_inductor(small):
 
 
 def test_cli_compile_reaches_fit(small, monkeypatch):
+    from hff_edu.parallel import command_line
     seen = {}
-    real_fit = cli.fit
+    real_fit = command_line.fit  # the CLI trains through parallel.cli_trainer: train.fit in one process
 
     def spy(model, ds, **kwargs):
         seen.update(kwargs)
-        return real_fit(model, ds, **dict(kwargs, compile=dict(backend="aot_eager") if kwargs["compile"] else False))
+        return real_fit(model, ds, **dict(kwargs, compile=dict(backend="aot_eager")))
 
-    monkeypatch.setattr(cli, "fit", spy)
+    monkeypatch.setattr(command_line, "fit", spy)
     assert cli.main(["train", "--method", "bp", "--dataset", "digits", "--subset", "120", "--epochs", "1",
                      "--widths", "1x8", "--quiet", "--compile"]) == 0
     assert seen["compile"] is True
+
+
+def test_cli_compile_is_refused_with_stages(capsys):
+    assert cli.main(["train", "--method", "hff", "--dataset", "digits", "--subset", "120", "--epochs", "1",
+                     "--widths", "2x8", "--quiet", "--compile", "--stages", "2"]) == 2
+    assert "--compile is the fast path of one process" in capsys.readouterr().err
 
 
 def test_every_compiled_model_keeps_its_own_cache(small):
