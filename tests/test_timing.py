@@ -299,3 +299,25 @@ def test_benchmark_scripts_tiny(tmp_path, capsys):
     assert "| hff last |" in (tmp_path / "accuracy_digits.md").read_text()
     _check_outputs(tmp_path, "accuracy_digits")
     assert "wrote" in capsys.readouterr().out
+
+
+def test_timing_figures_use_the_suites_colour_blind_safe_colours():
+    from matplotlib.colors import to_hex
+
+    from hff_edu.viz.style import OKABE_ITO, method_color
+    rows = _inference_rows() + [dict(r, variant="ff softmax", median_s=1e-3) for r in _inference_rows()
+                                if r["variant"] == "hff last"]
+    fig = tv.plot_inference_vs_classes(rows)
+    lines = {ln.get_label(): ln for ln in fig.axes[0].lines}
+    assert to_hex(lines["ff goodness"].get_color()) == method_color("ff").lower()
+    assert to_hex(lines["hff last"].get_color()) == method_color("hff").lower()
+    # two variants of one method share its colour and differ in line style
+    assert lines["ff softmax"].get_color() == lines["ff goodness"].get_color()
+    assert lines["ff softmax"].get_linestyle() != lines["ff goodness"].get_linestyle()
+    assert fig.axes[0].get_legend()._loc == 3  # lower left, the corner the lines leave empty
+    fig = tv.plot_accuracy([dict(name="hff last", mean=0.88, std=0.01), dict(name="bp", mean=0.89, std=0.002)])
+    assert "axis starts at 0.78, not 0" in fig.axes[0].get_xlabel()  # a truncated axis says so
+    prof = {"a": dict(total_ms=3.0, ops=[dict(name="aten::addmm", ms=2.0)])}
+    fig = tv.plot_profile(prof)
+    assert to_hex(fig.axes[0].patches[0].get_facecolor()) in [c.lower() for c in OKABE_ITO]
+    plt.close("all")
