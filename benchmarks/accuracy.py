@@ -115,12 +115,15 @@ def main(argv=None):
     p = parser(__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="fashion-mnist")
     p.add_argument("--subset", type=int, default=None, help="training samples before the val split (default: all)")
-    p.add_argument("--val", type=int, default=10000, help="validation samples carved from the training split")
+    p.add_argument("--val", type=int, default=None,
+                   help="validation samples carved from the training split (default: a sixth of it, "
+                        "10000 of Fashion-MNIST's 60000)")
     p.add_argument("--val-seed", type=int, default=0, help="seed of the validation split (the same for every run)")
     p.add_argument("--seeds", type=int_list, default=[0, 1, 2])
     p.add_argument("--widths", type=parse_widths, default=[500, 500, 500])
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--long", default="ff:40", help="METHOD:EPOCHS, a longer run on the first seed ('' for none)")
+    p.add_argument("--long", default="ff:40",
+                   help="METHOD:EPOCHS, a longer run on the first seed when METHOD is in --methods ('' for none)")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--methods", default=",".join(METHODS))
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once, one process each")
@@ -128,10 +131,14 @@ def main(argv=None):
     a = p.parse_args(argv)
     quick_defaults(p, a, dataset="digits", widths=[128, 128], val=300, long="")
     device = setup(a)
+    if a.val is None:
+        a.val = round(len(data.load(a.dataset, subset=a.subset, seed=a.seeds[0]).train) / 6)
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in READOUTS]
     if unknown:
         p.error(f"unknown method(s) {unknown}: choose from {list(READOUTS)}")
+    if a.long and a.long.split(":")[0] not in methods:
+        a.long = ""  # the longer run belongs to a method of this table
     base = dict(dataset=a.dataset, subset=a.subset, val=a.val, val_seed=a.val_seed, widths=a.widths,
                 batch_size=a.batch_size, epochs_main=a.epochs, threads=a.threads, device=str(device))
     probe = data.load(a.dataset, subset=a.subset, val=a.val, val_seed=a.val_seed, seed=a.seeds[0])

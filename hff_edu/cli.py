@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, data
+from . import checkpoint, data, parallel
 from .augment import for_dataset
 from .models import DEFAULT_CHANNELS, DEFAULT_LR, DEFAULT_WIDTHS, METHODS, base_method, build, method_of
 from .protocol import check_device
@@ -168,6 +168,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=_whole(1), default=None,
                    help="torch CPU threads (default: torch's choice; 1 is often faster on a busy machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--compile", action="store_true",
+                   help="train on the fast path: losses compiled by torch.compile (first steps compile; "
+                        "same results to float tolerance)")
     g = p.add_argument_group("HFF options")
     g.add_argument("--tau", type=float, default=None, help="loss temperature (default 0.1 for C<=10, else 0.05)")
     g.add_argument("--margin", type=_number(False), default=0.0, help="smooth margin m >= 0 (default 0)")
@@ -246,9 +249,14 @@ def run_one(method: str, ds, a) -> dict:
     model = build(method, ds, sizes, **_model_kwargs(method, a))
     lr = a.lr if a.lr is not None else DEFAULT_LR[method]
     augment = for_dataset(ds.name, seed=a.seed) if a.augment else None
-    history = fit(model, ds, epochs=a.epochs, batch_size=a.batch_size, lr=lr, weight_decay=a.weight_decay,
-                  optimizer=a.optimizer, schedule=a.schedule, cooldown=not a.no_cooldown, seed=a.seed,
-                  progress=not a.quiet, device=a.device, augment=augment)
+    if a.compile and (getattr(a, "stages", None) or parallel.under_torchrun()):
+        raise ValueError("--compile is the fast path of one process: drop it for --stages or torchrun "
+                         "(each stage or rank runs the readable path).")
+    fast = dict(compile=True) if a.compile else {}
+    train_fn = parallel.cli_trainer(a)  # train.fit; data parallel under torchrun; the pipeline with --stages
+    history = train_fn(model, ds, epochs=a.epochs, batch_size=a.batch_size, lr=lr, weight_decay=a.weight_decay,
+                       optimizer=a.optimizer, schedule=a.schedule, cooldown=not a.no_cooldown, seed=a.seed,
+                       progress=not a.quiet, device=a.device, augment=augment, **fast)
     scores = final_scores(model, ds.test)  # the test split, scored once, at the end
     val_scores = final_scores(model, ds.val) if ds.val is not None else {}
     return dict(model=model, history=history, scores=scores, val_scores=val_scores,
@@ -264,7 +272,7 @@ def _print_notes(history) -> None:
 
 def _load_data(a):
     return data.load(a.dataset, subset=a.subset, test_subset=a.test_subset, seed=a.seed, val=a.val,
-                     val_seed=a.val_seed)
+                          val_seed=a.val_seed)
 
 
 def _epochs(a, ds) -> int:
@@ -286,7 +294,7 @@ def cmd_train(a) -> int:
     train_s = sum(out["history"].column("seconds"))
     print(f"seconds per epoch: {out['history'].seconds_per_epoch:.2f}; training time {train_s:.0f} s "
           f"({train_s / 60:.1f} min), wall time incl. evaluation {out['wall_s']:.0f} s ({out['wall_s'] / 60:.1f} min)")
-    if a.save:
+    if a.save and parallel.is_main_process():  # under torchrun: one checkpoint, from rank 0
         path = checkpoint.save(out["model"], a.save, history=out["history"].to_dict(), method=a.method,
                                dataset=a.dataset, subset=a.subset, test_subset=a.test_subset, seed=a.seed,
                                val=a.val, val_seed=a.val_seed)
@@ -380,6 +388,13 @@ def make_parser() -> argparse.ArgumentParser:
     _add_train_args(p)
     p.add_argument("--save", type=parse_out_path, default=None, metavar="PATH",
                    help="write a checkpoint (model + config + history)")
+    g = p.add_argument_group("parallel training (taught in 08_parallel_training)")
+    g.add_argument("--stages", type=int, default=None,
+                   help="pipeline the layers over this many processes, one stage each (local methods only); "
+                        "under torchrun, one process per stage. Data parallel: torchrun --standalone "
+                        "--nproc-per-node N -m hff_edu train ... (without --stages)")
+    g.add_argument("--timeout", type=float, default=None,
+                   help="seconds a rendezvous or message between processes may take (default 300)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="re-evaluate a checkpoint on its dataset's test split")
@@ -414,8 +429,10 @@ def main(argv=None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", TrainingWarning)  # printed by the commands as "warning: ..."
-            return args.func(args)
-    except (ValueError, OSError, FloatingPointError, torch.OutOfMemoryError) as e:
+            with parallel.cli_session(args):  # under torchrun: join the process group; rank 0 prints
+                return args.func(args)
+    except (ValueError, OSError, FloatingPointError, torch.OutOfMemoryError,
+            parallel.ParallelError) as e:
         message = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
         if isinstance(e, torch.OutOfMemoryError):
             message = f"out of memory ({message[:200]}): lower --batch-size, or use smaller --widths/--channels."

@@ -160,7 +160,7 @@ class LocalModel(nn.Module):
         y = y.reshape(-1).long()
         if y.shape[0] != n:
             raise ValueError(f"Got {n} inputs but {y.shape[0]} labels: give one label per input.")
-        if n and (y.min() < 0 or y.max() >= self.num_classes):
+        if n and not tracing() and (y.min() < 0 or y.max() >= self.num_classes):
             raise ValueError(f"Labels must lie in [0, {self.num_classes}) but range over "
                              f"[{int(y.min())}, {int(y.max())}]: check the dataset's num_classes "
                              "matches the model's.")
@@ -172,7 +172,7 @@ class LocalModel(nn.Module):
         an overflow of the cast (float64 values beyond 3.4e38) from NaN/Inf in the data."""
         # One reduction first: any NaN/Inf makes the sum non-finite. Only then the full
         # element-wise check (a finite sum can still overflow, so it decides).
-        if torch.isfinite(x.sum()):
+        if tracing() or torch.isfinite(x.sum()):
             return
         if not torch.isfinite(x).all():
             if original is not None and original is not x and torch.isfinite(original).all():
@@ -226,6 +226,16 @@ class MLPModel(LocalModel):
                              f"{self.in_features}: build the model with in_features={x.shape[1]} "
                              "(data bundles give it as .in_features) or reshape the input.")
         return x
+
+
+def tracing() -> bool:
+    """True while ``torch.compile`` traces the code. A check that reads tensor values
+    (label range, NaN/Inf) would split the compiled graph, so it is skipped there:
+    the fast path (``compile.py``) runs the same checks eagerly before the compiled step."""
+    return _is_compiling()
+
+
+_is_compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None) or torch._dynamo.is_compiling
 
 
 # ----------------------------------------------------------------------------

@@ -18,11 +18,22 @@ How a time is taken here (the rules every number obeys):
   run asynchronously: without it we would time the launch, not the work).
 
 Work is also *counted*, independent of the machine: :func:`count_flops` gives
-the floating-point operations of the matrix products (forward and backward).
+the floating-point operations of the matrix products (forward and backward),
+:func:`matmul_peak` measures what this machine does with them at best (a
+square float32 matrix product), so that a training step's FLOP rate can be
+read as a fraction of the machine's peak, and :func:`matmul_replay` times a
+step's own matrix products alone: what the step would cost if nothing but
+its arithmetic took time.
+
+The clock is the wall clock by default; ``clock="cpu"`` takes the process's CPU
+time instead (all its threads): with one thread, the time the work would take
+with a core to itself, not counting what the OS or the hypervisor gave to
+other programs meanwhile. On a shared machine that is the steadier number.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import platform
@@ -33,6 +44,7 @@ from typing import Callable
 
 import torch
 
+from .compile import model_of
 from .models import METHODS
 from .protocol import LocalModel
 from .train import make_optimizer, train_step
@@ -79,17 +91,29 @@ def synchronize(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _block_seconds(fn: Callable, number: int, device) -> float:
+#: what a time is measured with (see the module docstring)
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def clock_fn(clock: str) -> Callable[[], float]:
+    """The timer of ``clock``: ``"wall"`` (``time.perf_counter``) or ``"cpu"`` (``time.process_time``)."""
+    if clock not in CLOCKS:
+        raise ValueError(f"Unknown clock {clock!r}: choose 'wall' (elapsed time) or 'cpu' (the process's CPU time).")
+    return CLOCKS[clock]
+
+
+def _block_seconds(fn: Callable, number: int, device, clock: str = "wall") -> float:
+    now = clock_fn(clock)
     synchronize(device)
-    start = time.perf_counter()
+    start = now()
     for _ in range(number):
         fn()
     synchronize(device)
-    return (time.perf_counter() - start) / number
+    return (now() - start) / number
 
 
 def time_calls(fns: dict, repeats: int = 7, warmup: int = 2, device="cpu",
-               min_block_s: float = 0.05) -> dict:
+               min_block_s: float = 0.05, clock: str = "wall") -> dict:
     """Seconds per call of every function in ``fns`` (name -> no-argument callable).
 
     Interleaved: round ``r`` times each function once (order rotated by ``r``),
@@ -99,18 +123,24 @@ def time_calls(fns: dict, repeats: int = 7, warmup: int = 2, device="cpu",
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats={repeats}, warmup={warmup}: need repeats >= 1 and warmup >= 0.")
+    clock_fn(clock)
     names = list(fns)
     number = {}
     for name in names:
         for _ in range(warmup):
             fns[name]()
-        once = _block_seconds(fns[name], 1, device)  # calibration call
-        number[name] = max(1, math.ceil(min_block_s / max(once, 1e-9)))
+        number[name] = calls_per_block(fns[name], min_block_s, device, clock)
     times = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            times[name].append(_block_seconds(fns[name], number[name], device))
+            times[name].append(_block_seconds(fns[name], number[name], device, clock))
     return times
+
+
+def calls_per_block(fn: Callable, min_block_s: float, device="cpu", clock: str = "wall") -> int:
+    """How many calls of ``fn`` fill a timed block of at least ``min_block_s`` (one calibration call)."""
+    once = _block_seconds(fn, 1, device, clock)
+    return max(1, math.ceil(min_block_s / max(once, 1e-9)))
 
 
 def summarise(seconds: list, batch_size: int) -> dict:
@@ -340,6 +370,100 @@ def format_profile(name: str, prof: dict) -> str:
     return "\n".join(lines)
 
 
+def square_matmul(n: int, device=None, seed: int = 0) -> tuple[Callable, int]:
+    """``(fn, flops)``: ``fn()`` multiplies two fixed n x n float32 matrices, ``flops = 2 n^3``.
+
+    The best a machine does with the arithmetic a training step is made of: a
+    large square product keeps the cores busy with multiply-adds and hides the
+    memory traffic. Timed at the same thread count as the step it is compared to.
+    """
+    if int(n) != n or n < 1:
+        raise ValueError(f"n={n}: the matrix size must be a positive integer.")
+    n = int(n)
+    gen = torch.Generator().manual_seed(seed)
+    a, b = (torch.randn(n, n, generator=gen).to(device or "cpu") for _ in range(2))
+    return (lambda: torch.mm(a, b)), 2 * n ** 3
+
+
+def matmul_peak(sizes=(1000, 2000), repeats: int = 5, device=None, min_block_s: float = 0.2,
+                clock: str = "wall") -> dict:
+    """This machine's matmul peak at the current thread count: GFLOP/s of square float32
+    products of each size in ``sizes`` (timed interleaved, medians), and the best of them.
+
+    Returns ``gflops`` (the peak), ``size`` (where it was reached), ``by_size``
+    (n -> GFLOP/s) and ``threads``. :func:`time_training` can time the same
+    products interleaved with the training steps (its ``probes``), which is what
+    a ratio "step FLOP rate / peak" should use on a shared machine.
+    """
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    probes = {n: square_matmul(n, device) for n in sizes}
+    if not probes:
+        raise ValueError("sizes is empty: give at least one matrix size, e.g. sizes=(1000, 2000).")
+    times = time_calls({n: fn for n, (fn, _) in probes.items()}, repeats, 1, device, min_block_s, clock)
+    return peak_of({n: statistics.median(t) for n, t in times.items()},
+                   {n: flops for n, (_, flops) in probes.items()})
+
+
+def peak_of(seconds: dict, flops: dict) -> dict:
+    """The best FLOP rate among probes: ``seconds`` and ``flops`` per call, keyed alike."""
+    by_size = {k: flops[k] / seconds[k] / 1e9 for k in seconds}
+    best = max(by_size, key=by_size.get)
+    return dict(gflops=by_size[best], size=best, by_size=by_size, threads=torch.get_num_threads())
+
+
+#: the aten matrix products a training step of an MLP is made of (what :func:`matmul_replay` replays)
+_MATMULS = ("mm", "addmm", "bmm", "baddbmm")
+
+
+def matmul_replay(fn: Callable, seed: int = 0) -> tuple[Callable, int]:
+    """``(replay, flops)``: ``replay()`` runs the matrix products of one call of ``fn`` alone.
+
+    ``fn`` runs once under a dispatch mode that records every matrix product
+    (aten ``mm``, ``addmm``, ``bmm``, ``baddbmm``: forward and backward alike)
+    with its operands' shapes and memory layouts; ``replay`` repeats those
+    products, in order, on random operands laid out the same way. Its time is
+    the step's arithmetic at this machine's rate for exactly those shapes:
+    what the step would cost if nothing but its matrix products took time.
+    ``flops`` counts them (2 per multiply-add), as :func:`count_flops` does.
+    """
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    calls = []
+
+    class Recorder(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func.overloadpacket.__name__ in _MATMULS and not kwargs:
+                calls.append((func, [(tuple(a.shape), a.stride(), a.dtype, a.device) if torch.is_tensor(a) else a
+                                     for a in args]))
+            return func(*args, **kwargs)
+
+    with Recorder():
+        fn()
+    gen = torch.Generator().manual_seed(seed)
+
+    def operand(spec):
+        if not isinstance(spec, tuple) or len(spec) != 4 or not isinstance(spec[2], torch.dtype):
+            return spec
+        shape, stride, dtype, device = spec
+        room = 1 + sum((n - 1) * st for n, st in zip(shape, stride))  # storage the strides reach
+        return torch.randn(room, generator=gen).to(dtype).to(device).as_strided(shape, stride)
+
+    ops = [(func, [operand(a) for a in args]) for func, args in calls]
+    flops = sum(_matmul_flops(func.overloadpacket.__name__, args) for func, args in ops)
+
+    def replay():
+        for func, args in ops:
+            func(*args)
+    return replay, flops
+
+
+def _matmul_flops(name: str, args) -> int:
+    a, b = (args[0], args[1]) if name in ("mm", "bmm") else (args[1], args[2])
+    batch = a.shape[0] if a.dim() == 3 else 1
+    return 2 * batch * a.shape[-2] * a.shape[-1] * b.shape[-1]
+
+
 def count_flops(fn: Callable) -> dict:
     """Floating-point operations of one call of ``fn``, counted op by op (matrix products:
     2 per multiply-add) by ``torch.utils.flop_counter.FlopCounterMode``, backward included.
@@ -359,71 +483,98 @@ def count_flops(fn: Callable) -> dict:
 
 def time_training(models: dict, split, batch_size: int = 100, lr: float = 1e-3, steps: int | None = None,
                   blocks: int = 10, warmup_steps: int = 2, seed: int = 0, device=None,
-                  cooldown: bool = True, progress: bool = False) -> dict:
+                  cooldown: bool = True, progress: bool = False, probes: dict | None = None,
+                  probe_block_s: float = 0.2, clock: str = "wall") -> dict:
     """Training time per epoch of each model (name -> model) on ``split``, timed interleaved.
 
     Each model gets its own Adam optimiser and the trainer's loop (shuffled
     minibatches, learning-rate cool-down, ``zero_grad``, ``backward_local``,
     ``step``, loss bookkeeping: what ``train.fit`` runs, without its per-epoch
-    evaluation). The ``steps`` timed steps (default: one full epoch) are cut
+    evaluation). A model given as a ``compile.CompiledModel`` takes the fast
+    path's step. The ``steps`` timed steps (default: one full epoch) are cut
     into ``blocks`` blocks, and the models take turns block by block.
+    ``probes`` (name -> no-argument callable, e.g. :func:`square_matmul`) take
+    their turn in every round too, each block at least ``probe_block_s`` long,
+    so a step can be compared with them under the same load.
 
     Returns name -> dict with ``epoch_s`` (median seconds per step times the
     steps of one epoch: robust to load spikes), ``epoch_s_sum`` (the summed
-    block times, scaled to one epoch), ``samples_per_s`` (from ``epoch_s``),
-    ``steps_timed`` and ``steps_per_epoch``.
+    block times, scaled to one epoch), ``step_s`` (median seconds per step),
+    ``samples_per_s`` (from ``epoch_s``), ``steps_timed``, ``steps_per_epoch`` and
+    ``warmup_s`` (the untimed warm-up steps: on the fast path, mostly compiling);
+    and for each probe ``call_s`` (median seconds per call) and ``block_call_s``.
     """
     device = torch.device(device) if device is not None else torch.device("cpu")
+    now = clock_fn(clock)
     train = split.to(device)
     n = len(train)
     steps_per_epoch = max(1, -(-n // batch_size))
     steps = steps_per_epoch if steps is None else max(1, min(int(steps), steps_per_epoch))
     blocks = max(1, min(blocks, steps))
-    state = {}
-    for name, model in models.items():
+    probes = dict(probes or {})
+    clash = set(probes) & set(models)
+    if clash:
+        raise ValueError(f"{sorted(clash)} name both a model and a probe: give them distinct names.")
+    state, warmup_s = {}, {}
+    # Warm-up: Adam's state, lazy initialisation, compilation; a timed epoch that ends in a
+    # smaller minibatch gets one warm-up step of that size too (a compiled model compiles it once).
+    sizes = [batch_size] * warmup_steps + ([n % batch_size] if steps == steps_per_epoch and n % batch_size else [])
+    for name, stepper in models.items():
+        model = model_of(stepper)
         model.to(device).train()
         opt = make_optimizer(model, "adam", lr)
         gen = torch.Generator(device=device).manual_seed(seed)
         perm = torch.randperm(n, device=device, generator=gen)
         sums = torch.zeros(len(model.loss_names), device=device)
-        for i in range(warmup_steps):  # Adam's state and lazy initialisation
-            idx = perm[(i * batch_size) % n:][:batch_size]
-            train_step(model, opt, train.x[idx], train.y[idx], gen)
-        state[name] = (model, opt, gen, perm, sums)
+        start = now()
+        for i, size in enumerate(sizes):
+            idx = perm[(i * batch_size) % n:][:size]
+            train_step(stepper, opt, train.x[idx], train.y[idx], gen)
+        warmup_s[name] = now() - start
+        state[name] = (stepper, opt, gen, perm, sums)
+    number = {name: calls_per_block(fn, probe_block_s, device, clock) for name, fn in probes.items()}
     edges = [round(i * steps / blocks) for i in range(blocks + 1)]
-    per_step = {name: [] for name in models}
+    per_step = {name: [] for name in [*models, *probes]}
     total = {name: 0.0 for name in models}
-    names = list(models)
+    names = [*models, *probes]
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=blocks * len(names), desc="training cost", leave=False)
     for b in range(blocks):
         for name in names[b % len(names):] + names[:b % len(names)]:
-            model, opt, gen, perm, sums = state[name]
+            if bar is not None:
+                bar.update(1)
+            if name in probes:
+                per_step[name].append(_block_seconds(probes[name], number[name], device, clock))
+                continue
+            stepper, opt, gen, perm, sums = state[name]
             synchronize(device)
-            start = time.perf_counter()
+            start = now()
             for step in range(edges[b], edges[b + 1]):
                 if cooldown:
                     for group in opt.param_groups:
                         group["lr"] = lr * min(1.0, 2.0 * (1.0 - step / steps_per_epoch))
                 idx = perm[step * batch_size:(step + 1) * batch_size]
-                sums += train_step(model, opt, train.x[idx], train.y[idx], gen)
+                sums += train_step(stepper, opt, train.x[idx], train.y[idx], gen)
             synchronize(device)
-            seconds = time.perf_counter() - start
+            seconds = now() - start
             total[name] += seconds
             per_step[name].append(seconds / max(1, edges[b + 1] - edges[b]))
-            if bar is not None:
-                bar.update(1)
     if bar is not None:
         bar.close()
     out = {}
-    for name in names:
-        epoch_s = statistics.median(per_step[name]) * steps_per_epoch
-        out[name] = dict(epoch_s=epoch_s, epoch_s_sum=total[name] * steps_per_epoch / steps,
+    for name in models:
+        step_s = statistics.median(per_step[name])
+        epoch_s = step_s * steps_per_epoch
+        out[name] = dict(epoch_s=epoch_s, epoch_s_sum=total[name] * steps_per_epoch / steps, step_s=step_s,
                          samples_per_s=n / epoch_s, steps_timed=steps, steps_per_epoch=steps_per_epoch,
-                         train_size=n, batch_size=batch_size, block_step_s=per_step[name])
-        state[name][0].eval()
+                         train_size=n, batch_size=batch_size, block_step_s=per_step[name],
+                         warmup_s=warmup_s[name])
+        model_of(state[name][0]).eval()
+    for name in probes:
+        out[name] = dict(call_s=statistics.median(per_step[name]), block_call_s=per_step[name],
+                         calls_per_block=number[name])
     return out
 
 
@@ -431,16 +582,17 @@ def _step_setup(models: dict, split, batch_size: int, lr: float, device):
     """One batch on ``device``, every model moved there in train mode, and its optimiser as ``fit`` makes it."""
     device = torch.device(device) if device is not None else torch.device("cpu")
     x, y = split.x[:batch_size].to(device), split.y[:batch_size].to(device)
-    opts = {name: make_optimizer(model.to(device).train(), "adam", lr) for name, model in models.items()}
+    opts = {name: make_optimizer(model_of(m).to(device).train(), "adam", lr) for name, m in models.items()}
     return x, y, opts
 
 
 def training_phases(models: dict, split, batch_size: int = 100, lr: float = 1e-3, repeats: int = 9,
-                    min_block_s: float = 0.5, device=None) -> dict:
+                    min_block_s: float = 0.5, device=None, clock: str = "wall") -> dict:
     """Median milliseconds of the phases of one training step, every model and phase timed
     interleaved (:func:`time_calls`): ``forward_ms`` (the losses, autograd graph built),
     ``forward_backward_ms`` (``zero_grad`` + ``backward_local``) and ``step_ms`` (Adam's
-    ``step``). A robust, coarse profile: it says which phase makes one method slower."""
+    ``step``). A robust, coarse profile: it says which phase makes one method slower.
+    A ``compile.CompiledModel`` is timed on its fast path (compiled losses)."""
     x, y, opts = _step_setup(models, split, batch_size, lr, device)
     fns = {}
     for name, model in models.items():
@@ -450,23 +602,35 @@ def training_phases(models: dict, split, batch_size: int = 100, lr: float = 1e-3
         fns[(name, "forward_backward_ms")] = (
             lambda m, o: lambda: (o.zero_grad(set_to_none=True), m.backward_local(x, y)))(model, opt)
         fns[(name, "step_ms")] = opt.step  # same gradients every time: timing only
-    times = time_calls(fns, repeats, 1, device, min_block_s)
+    times = time_calls(fns, repeats, 1, device, min_block_s, clock)
     out = {name: {} for name in models}
     for (name, phase), t in times.items():
         out[name][phase] = 1e3 * statistics.median(t)
     for model in models.values():
-        model.eval()
+        model_of(model).eval()
     return out
 
 
 def training_flops(model: LocalModel, split, batch_size: int = 100, lr: float = 1e-3) -> dict:
-    """:func:`count_flops` of one training step as ``train.fit`` runs it (forward, backward, Adam)."""
+    """:func:`count_flops` of one training step as ``train.fit`` runs it (forward, backward, Adam).
+    The fast path (a ``compile.CompiledModel``) does the same arithmetic: it is counted on the model."""
+    model = model_of(model)
     model.train()
     opt = make_optimizer(model, "adam", lr)
     x, y = split.x[:batch_size].to(model.device), split.y[:batch_size].to(model.device)
     out = count_flops(lambda: train_step(model, opt, x, y, None))
     model.eval()
     return out
+
+
+def training_matmuls(model: LocalModel, split, batch_size: int = 100, lr: float = 1e-3) -> tuple[Callable, int]:
+    """:func:`matmul_replay` of one training step as ``train.fit`` runs it (the readable
+    path: the fast path does the same products), on a copy: ``model`` is left as it was.
+    Returns ``(replay, flops)``."""
+    model = copy.deepcopy(model_of(model)).train()
+    opt = make_optimizer(model, "adam", lr)
+    x, y = split.x[:batch_size].to(model.device), split.y[:batch_size].to(model.device)
+    return matmul_replay(lambda: train_step(model, opt, x, y, None))
 
 
 def profile_training(models: dict, split, batch_size: int = 100, lr: float = 1e-3, steps: int = 4,
@@ -482,9 +646,9 @@ def profile_training(models: dict, split, batch_size: int = 100, lr: float = 1e-
     for name, model in models.items():
         gen = torch.Generator(device=x.device).manual_seed(seed)
         fns[name] = (lambda m, o, g: lambda: train_step(m, o, x, y, g))(model, opts[name], gen)
-    out = profile_interleaved(fns, rounds, steps, device, top)
+    out = profile_interleaved(fns, rounds, steps, x.device, top)
     for name, prof in out.items():
         prof["optimizer_ms"] = sum(v for k, v in prof["regions"].items() if k.startswith("Optimizer.step"))
         prof["forward_backward_ms"] = prof["total_ms"] - prof["optimizer_ms"]
-        models[name].eval()
+        model_of(models[name]).eval()
     return out

@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .compile import stepper
 from .data import DataBundle, Split
 from .protocol import (LocalModel, check_bool, check_choice, check_device, check_int, check_non_negative,
                        check_positive)
@@ -157,7 +158,7 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int | None = None, batch_size
         progress: bool = True, callbacks: Sequence[Callback] = (), device=None,
         eval_batch_size: int = 1000, train_eval_samples: int = 2000,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        eval_on: str = "auto") -> History:
+        eval_on: str = "auto", compile: bool | dict = False) -> History:
     """Train ``model`` on ``ds.train``, evaluating after every epoch.
 
     Args:
@@ -190,6 +191,10 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int | None = None, batch_size
     accuracy is at chance level, or whose loss ends 100x above where it started
     (diverging without overflowing), gets a note in ``History.notes`` and a
     :class:`TrainingWarning`.
+        compile: train on the fast path (``compile.CompiledModel``: the losses compiled
+            by ``torch.compile``, one backward per step; a dict gives torch.compile's
+            options); same gradients to float tolerance, activation memory no longer
+            flat in depth. Prediction stays eager.
 
     Returns a :class:`History`; the model is left in eval mode on ``device``.
     """
@@ -231,6 +236,7 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int | None = None, batch_size
     device = check_device(device) if device is not None else default_device()
     seed_everything(seed)
     model.to(device).train()
+    step_model = stepper(model, compile)
     train = ds.train.to(device)
     gen = torch.Generator(device=device).manual_seed(seed)  # shuffling and FF's negatives
     cpu_gen = torch.Generator().manual_seed(seed)
@@ -241,12 +247,12 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int | None = None, batch_size
     steps_per_epoch = len(batches)
     total_steps = epochs * steps_per_epoch
 
-    history = History(type(model).__name__, list(model.loss_names), list(model.layer_names),
+    history = History(_method_name(model), list(model.loss_names), list(model.layer_names),
                       config=dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                                   optimizer=optimizer, schedule=schedule, cooldown=cooldown, seed=seed,
                                   device=str(device), dataset=ds.name, train_size=len(train),
                                   eval_on={0: "none", 1: next(iter(splits), ""), 2: "both"}[len(splits)],
-                                  **{f"{k}_size": len(v) for k, v in splits.items()}))
+                                  compile=compile, **{f"{k}_size": len(v) for k, v in splits.items()}))
     for cb in callbacks:
         cb(model, 0, history)
 
@@ -263,7 +269,7 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int | None = None, batch_size
             if cooldown:
                 _set_lr(opt, lr * min(1.0, 2.0 * (1.0 - step / max(total_steps, 1))))
             xb = train.x[idx] if augment is None else augment(train.x[idx])
-            losses = train_step(model, opt, xb, train.y[idx], gen, active)
+            losses = train_step(step_model, opt, xb, train.y[idx], gen, active)
             if step == 0:
                 first_losses = losses.tolist()  # where the losses start, to tell a divergence
             sums += losses
@@ -374,10 +380,16 @@ def _note_run(history: History, splits: dict, probe: Split, lr: float, first_los
         warnings.warn(note, TrainingWarning, stacklevel=3)
 
 
+def _method_name(model) -> str:
+    """The model's class name; a wrapper (``parallel.DataParallel``) names the model it wraps."""
+    return type(getattr(model, "module", model)).__name__
+
+
 def train_step(model: LocalModel, opt, x: torch.Tensor, y: torch.Tensor, generator=None,
                active=None) -> torch.Tensor:
     """One training step, the one ``fit`` takes: every active local loss back-propagated
-    within its own layer (``backward_local``), then one optimiser step. Returns the losses."""
+    within its own layer (``backward_local``), then one optimiser step. Returns the losses.
+    ``model`` may be a ``compile.CompiledModel`` (the fast path)."""
     opt.zero_grad(set_to_none=True)
     losses = model.backward_local(x, y, active=active, generator=generator)
     opt.step()

@@ -61,6 +61,47 @@ def test_inference_vs_classes_rows():
         timing.inference_vs_classes([2], [1], variants=["ff fast"])
 
 
+def test_time_calls_clocks():
+    burn = lambda: sum(range(20000))  # noqa: E731
+    for clock in ("wall", "cpu"):
+        times = timing.time_calls({"burn": burn}, repeats=2, warmup=0, min_block_s=0.0, clock=clock)
+        assert len(times["burn"]) == 2 and all(t > 0 for t in times["burn"])
+    with pytest.raises(ValueError, match="Unknown clock"):
+        timing.time_calls({"burn": burn}, repeats=1, clock="gpu")
+
+
+def test_square_matmul_and_peak():
+    fn, flops = timing.square_matmul(8, seed=3)
+    assert flops == 2 * 8 ** 3
+    out = fn()
+    assert out.shape == (8, 8) and torch.equal(out, fn())  # the same fixed operands every call
+    with pytest.raises(ValueError, match="positive integer"):
+        timing.square_matmul(0)
+    # the peak is the best rate over the sizes: FLOPs / seconds per call
+    peak = timing.peak_of({"a": 1.0, "b": 0.5}, {"a": 2e9, "b": 2e9})
+    assert peak["by_size"] == {"a": 2.0, "b": 4.0} and peak["gflops"] == 4.0 and peak["size"] == "b"
+    measured = timing.matmul_peak(sizes=(16, 32), repeats=2, min_block_s=0.001)
+    assert set(measured["by_size"]) == {16, 32} and measured["gflops"] == max(measured["by_size"].values())
+    assert measured["threads"] == torch.get_num_threads()
+    with pytest.raises(ValueError, match="sizes is empty"):
+        timing.matmul_peak(sizes=())
+
+
+def test_matmul_replay_records_every_product(digits):
+    lin = torch.nn.Linear(12, 5)
+    x = torch.randn(7, 12, requires_grad=True)
+    replay, flops = timing.matmul_replay(lambda: lin(x).square().sum().backward())
+    # forward addmm, and backward's two products (weight and input gradients): 3 x 2*7*12*5
+    assert flops == 3 * 2 * 7 * 12 * 5 == timing.count_flops(lambda: lin(x).square().sum().backward())["total"]
+    assert timing.count_flops(replay)["total"] == flops  # the replay runs exactly those products
+    model = timing.make_model("hff", 64, [16, 16], 10)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    replay, flops = timing.training_matmuls(model, digits.train, batch_size=32)
+    assert flops == timing.training_flops(timing.make_model("hff", 64, [16, 16], 10), digits.train, 32)["total"]
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # measured on a copy
+    assert timing.count_flops(replay)["total"] == flops
+
+
 def test_machine_info_records_what_timings_depend_on():
     info = timing.machine_info()
     for key in ("machine", "cpu", "torch", "device", "threads"):
@@ -81,10 +122,39 @@ def test_profile_ops_finds_the_matmul():
 def test_time_training(digits):
     from hff_edu.models import build
     models = {m: build(m, digits, [16], seed=0) for m in ("hff", "bp")}
-    out = timing.time_training(models, digits.train, batch_size=100, steps=4, blocks=2, warmup_steps=1)
-    for r in out.values():
+    calls = []
+    probe = lambda: calls.append(1)  # noqa: E731
+    out = timing.time_training(models, digits.train, batch_size=100, steps=4, blocks=2, warmup_steps=1,
+                               probes={"probe": probe}, probe_block_s=0.0)
+    for m in models:
+        r = out[m]
         assert r["epoch_s"] > 0 and r["steps_timed"] == 4 and r["steps_per_epoch"] == 14
-        assert len(r["block_step_s"]) == 2
+        assert len(r["block_step_s"]) == 2 and r["step_s"] * 14 == pytest.approx(r["epoch_s"])
+        assert r["warmup_s"] > 0
+    assert out["probe"]["calls_per_block"] == 1 and len(out["probe"]["block_call_s"]) == 2
+    assert len(calls) == 1 + 2  # one calibration call, then one per block
+    with pytest.raises(ValueError, match="distinct names"):
+        timing.time_training(models, digits.train, steps=1, probes={"hff": probe})
+
+
+def test_time_training_warms_up_the_last_smaller_batch(digits, monkeypatch):
+    from hff_edu import compile as fast
+    from hff_edu.models import build
+    sizes = []
+    real = timing.train_step
+
+    def spy(model, opt, x, y, generator=None, active=None):
+        sizes.append((type(model).__name__, x.shape[0]))
+        return real(model, opt, x, y, generator, active)
+
+    monkeypatch.setattr(timing, "train_step", spy)
+    split = digits.train.__class__(digits.train.x[:250], digits.train.y[:250])  # 3 batches of 100: 100, 100, 50
+    compiled = fast.CompiledModel(build("bp", digits, [8], seed=0), backend="aot_eager")
+    out = timing.time_training({"bp": compiled}, split, batch_size=100, steps=None, blocks=1, warmup_steps=1)
+    assert sizes[:2] == [("CompiledModel", 100), ("CompiledModel", 50)]  # warm-up: both shapes
+    assert [n for _, n in sizes[2:]] == [100, 100, 50]  # the timed epoch
+    assert out["bp"]["steps_timed"] == 3
+    torch.compiler.reset()
 
 
 # -- memory accounting ----------------------------------------------------------
@@ -157,6 +227,14 @@ def test_plot_training_memory_accuracy_profile():
             for m, s in (("ff", 3.0), ("hff", 1.0), ("bp", 1.2))]
     fig = tv.plot_training_cost(cost)
     assert len(fig.axes[0].patches) == 6
+    both = [dict(r, path=p, epoch_s=r["epoch_s"] / (2 if p == "compiled" else 1)) for r in cost
+            for p in ("plain", "compiled")]
+    fig = tv.plot_training_cost(both)
+    bars = fig.axes[0].patches
+    assert len(bars) == 12 and sum(b.get_hatch() == "//" for b in bars) == 6  # the fast path hatched
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    # compiled hff (0.5 s) is compared with compiled bp (0.6 s), not with plain bp (1.2 s)
+    assert sum("0.83x bp" in t for t in labels) == 4 and not any("0.42x" in t for t in labels)
     mem = [dict(method=m, depth=d, activation_peak=d * 2**20 if m == "bp" else 2**20,
                 one_layer_activation=2**20, batch_size=4, width=2) for m in ("bp", "hff") for d in (2, 4)]
     fig = tv.plot_memory_vs_depth(mem)
@@ -206,8 +284,14 @@ def test_benchmark_scripts_tiny(tmp_path, capsys):
     assert {r["method"] for r in out["rows"]} == {"hff", "local-ce", "ff", "bp"}
     _check_outputs(tmp_path, "memory_vs_depth")
     out = _script("training_cost").main(["--dataset", "digits", "--widths", "1x12", "--steps", "2",
-                                         "--blocks", "2", "--no-profile"] + common)
-    assert {r["method"] for r in out["rows"]} == {"ff", "hff", "local-ce", "bp"}
+                                         "--blocks", "2", "--no-profile", "--compile-backend", "aot_eager",
+                                         "--peak-sizes", "16,32"] + common)
+    assert {(r["method"], r["path"]) for r in out["rows"]} == {
+        (m, p) for m in ("ff", "hff", "local-ce", "bp") for p in ("plain", "compiled")}
+    for r in out["rows"]:
+        assert r["gflops"] == pytest.approx(r["gflop_per_step"] / (r["step_ms"] / 1e3))
+        assert r["peak_fraction"] == pytest.approx(r["gflops"] / out["peaks"][0]["gflops"])
+        assert r["matmul_ms"] > 0 and r["threads"] == torch.get_num_threads()
     _check_outputs(tmp_path, "training_cost")
     out = _script("accuracy").main(["--dataset", "digits", "--subset", "200", "--seeds", "0,1",
                                     "--widths", "1x12", "--epochs", "1", "--methods", "hff,bp"] + common)
@@ -215,3 +299,25 @@ def test_benchmark_scripts_tiny(tmp_path, capsys):
     assert "| hff last |" in (tmp_path / "accuracy_digits.md").read_text()
     _check_outputs(tmp_path, "accuracy_digits")
     assert "wrote" in capsys.readouterr().out
+
+
+def test_timing_figures_use_the_suites_colour_blind_safe_colours():
+    from matplotlib.colors import to_hex
+
+    from hff_edu.viz.style import OKABE_ITO, method_color
+    rows = _inference_rows() + [dict(r, variant="ff softmax", median_s=1e-3) for r in _inference_rows()
+                                if r["variant"] == "hff last"]
+    fig = tv.plot_inference_vs_classes(rows)
+    lines = {ln.get_label(): ln for ln in fig.axes[0].lines}
+    assert to_hex(lines["ff goodness"].get_color()) == method_color("ff").lower()
+    assert to_hex(lines["hff last"].get_color()) == method_color("hff").lower()
+    # two variants of one method share its colour and differ in line style
+    assert lines["ff softmax"].get_color() == lines["ff goodness"].get_color()
+    assert lines["ff softmax"].get_linestyle() != lines["ff goodness"].get_linestyle()
+    assert fig.axes[0].get_legend()._loc == 3  # lower left, the corner the lines leave empty
+    fig = tv.plot_accuracy([dict(name="hff last", mean=0.88, std=0.01), dict(name="bp", mean=0.89, std=0.002)])
+    assert "axis starts at 0.78, not 0" in fig.axes[0].get_xlabel()  # a truncated axis says so
+    prof = {"a": dict(total_ms=3.0, ops=[dict(name="aten::addmm", ms=2.0)])}
+    fig = tv.plot_profile(prof)
+    assert to_hex(fig.axes[0].patches[0].get_facecolor()) in [c.lower() for c in OKABE_ITO]
+    plt.close("all")

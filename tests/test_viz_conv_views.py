@@ -69,3 +69,30 @@ def test_shots_curve_and_agreement():
     assert len(fig.axes) == 2 and fig.axes[0].texts[0].get_text() == "1.00"
     with pytest.raises(ValueError, match="both must be"):
         cv.plot_prototype_agreement(p, p[:2])
+
+
+def test_colours_are_the_suite_palette_methods_keep_their_colour():
+    from matplotlib.colors import to_rgb
+
+    from hff_edu.viz.style import METHOD_COLORS, OKABE_ITO
+    names = ["HFF", "FF goodness", "local CE", "backprop", "A-body", "random body"]
+    colors = cv.series_colors(names)
+    assert colors[:4] == [METHOD_COLORS[m] for m in ("hff", "ff", "local-ce", "bp")]
+    assert set(colors[4:]) <= set(OKABE_ITO) and len(set(colors)) == len(names)  # spares are new colours
+    fig = cv.plot_block_accuracy({"HFF": [0.5, 0.7], "local CE": [0.6, 0.8]})
+    assert fig.axes[0].patches[0].get_facecolor()[:3] == pytest.approx(to_rgb(METHOD_COLORS["hff"]))
+    assert len(cv.series_colors([f"s{i}" for i in range(20)])) == 20  # more series than colours: cycles
+
+
+def test_accuracy_axes_start_at_zero_and_legends_sit_outside():
+    h = History("m", ["l"], ["l"], records=[dict(epoch=e, test_acc=0.8 + 0.01 * e) for e in (1, 2, 3)])
+    curve = dict(shots=[1, 5], mean=torch.tensor([[0.8, 0.82], [0.84, 0.86]]), learned=None, all=0.9)
+    for fig in (cv.plot_learning_curves({"HFF": h, "FF": h}),
+                cv.plot_head_dim_sweep([2, 16], [[0.80, 0.81], [0.84, 0.85]], 10, labels=["b1", "b2"]),
+                cv.plot_shots_curve({"A-body": curve}, chance=0.2)):
+        ax = fig.axes[0]
+        assert ax.get_ylim() == (0.0, 1.0)  # no truncated axis exaggerating a 0.04 gap
+        legend = ax.get_legend()
+        fig.canvas.draw()
+        box, axes_box = legend.get_window_extent(), ax.get_window_extent()
+        assert box.x0 >= axes_box.x1  # right of the axes: it cannot cover a line

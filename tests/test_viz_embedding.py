@@ -159,3 +159,20 @@ def test_heatmaps_margins_and_alignment_plots():
     assert len(fig.axes) == 3 and len(fig.axes[0].lines) == 4  # 2 models x 2 layers
     fig = ev.plot_wang_isola(st)
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4
+
+
+def test_margin_histograms_and_curves_use_colour_blind_safe_colours():
+    from matplotlib.colors import to_hex
+
+    from hff_edu.viz.style import CORRECT_COLOR, OKABE_ITO, WRONG_COLOR
+    snaps, y = _snapshots()
+    margins = [geometry.prototype_margin(z, p, y) for z, p in zip(snaps[-1]["embeddings"], snaps[-1]["prototypes"])]
+    correct = margins[-1] > 0
+    correct[:3] = ~correct[:3]
+    fig = ev.plot_margin_histograms(margins, correct)
+    colours = {to_hex(p.get_facecolor()[:3]) for p in fig.axes[0].patches}
+    assert colours == {CORRECT_COLOR.lower(), WRONG_COLOR.lower()}
+    st = {"HFF": ev.alignment_uniformity(snaps, y), "BP": ev.alignment_uniformity(snaps, y)}
+    fig = ev.plot_alignment_uniformity_curves(st)
+    used = [to_hex(ln.get_color()) for ln in fig.axes[0].lines]
+    assert used[0] == OKABE_ITO[0].lower() and used[-1] == OKABE_ITO[1].lower()  # one palette colour per model

@@ -184,3 +184,14 @@ def test_markdown_table():
     assert "0.8612" in lines[2]
     with pytest.raises(ValueError, match="cells"):
         tv.markdown_table(["a", "b"], [(1,)])
+
+
+def test_geometry_figures_use_colour_blind_safe_colours():
+    from matplotlib.colors import to_hex
+
+    from hff_edu.viz.style import BLUE, SKY, VERMILLION
+    fig = gv.plot_softmax_temperature(torch.tensor([0.9, 0.1, -0.5]), [0.1], target=0)
+    bars = [to_hex(p.get_facecolor()[:3]) for p in fig.axes[0].patches]
+    assert bars == [VERMILLION.lower(), SKY.lower(), SKY.lower()]  # the target stands out, not green vs blue
+    fig = gv.plot_min_angle_vs_dim([2, 3, 9], [36.0, 65.0, 96.4], [5.0, 6.0, 50.0], n=10)
+    assert to_hex(fig.axes[0].lines[0].get_color()) == BLUE.lower()

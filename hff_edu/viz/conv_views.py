@@ -5,6 +5,7 @@ Pure functions returning a ``matplotlib.figure.Figure``; taught in
 """
 from __future__ import annotations
 
+from itertools import cycle
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -14,10 +15,43 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from ..geometry import cosine_matrix
+from .style import METHOD_COLORS, OKABE_ITO, YELLOW, method_color, method_style
+
+#: the notebooks' display names of the methods -> the method names of viz/style.py
+_ALIASES = {"local ce": "local-ce", "local-ce": "local-ce", "backprop": "bp"}
 
 
 def _np(x) -> np.ndarray:
     return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+
+
+def _method(name: str) -> str | None:
+    """The method a display name stands for ("HFF", "FF goodness", "local CE", "backprop"), or None."""
+    low = name.lower()
+    for alias, method in _ALIASES.items():
+        if low.startswith(alias):
+            return method
+    base = low.split()[0].removesuffix("-conv") if low.split() else ""
+    return base if base in METHOD_COLORS else None
+
+
+def series_colors(names: Sequence[str]) -> list[str]:
+    """One colour-blind-safe colour per series: a method's own colour (viz/style.py) where the name
+    is a method, otherwise the next unused colour of the Okabe-Ito palette."""
+    taken = {method_color(m) for m in filter(None, map(_method, names))}
+    spare = cycle([c for c in OKABE_ITO if c not in taken and c != YELLOW])  # yellow: too pale on white
+    return [method_color(m) if (m := _method(n)) else next(spare) for n in names]
+
+
+def _line_style(name: str, i: int) -> str:
+    """A method's own line style, otherwise one per series (figures printed in grey stay readable)."""
+    m = _method(name)
+    return method_style(m) if m else ["-", "--", "-.", ":"][i % 4]
+
+
+def _legend_outside(ax, fontsize: int = 8) -> None:
+    """The legend to the right of the axes, where it cannot cover a line or a bar."""
+    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
 
 
 def _image(ax, img, title: str = "") -> None:
@@ -102,11 +136,12 @@ def plot_block_accuracy(results: Mapping[str, Sequence[float]], chance: float | 
         raise ValueError("results is empty: pass {method: [accuracy per block]}.")
     n_blocks = max(len(v) for v in results.values())
     width = 0.8 / len(results)
+    colors = series_colors(list(results))
     fig, ax = plt.subplots(figsize=(3.2 + 1.5 * n_blocks, 3.6))
     for i, (name, accs) in enumerate(results.items()):
         accs = list(_np(accs).reshape(-1))
         xs = np.arange(n_blocks - len(accs), n_blocks) + (i - (len(results) - 1) / 2) * width
-        bars = ax.bar(xs, accs, width, label=name)
+        bars = ax.bar(xs, accs, width, label=name, color=colors[i])
         ax.bar_label(bars, labels=[f"{100 * a:.0f}" for a in accs], fontsize=7, padding=1)
     if chance is not None:
         ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
@@ -114,7 +149,7 @@ def plot_block_accuracy(results: Mapping[str, Sequence[float]], chance: float | 
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("test accuracy")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    _legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -125,25 +160,27 @@ def plot_head_dim_sweep(dims: Sequence[int], accs, num_classes: int, labels: Seq
 
     ``accs`` is (len(dims),) or (len(dims), S) for S series (e.g. one per block);
     a dotted line marks d = C - 1, below which C prototypes cannot be equally
-    spread (no simplex ETF fits). Taught in 06_convolutional_hff.
+    spread (no simplex ETF fits). The y axis starts at 0, so small gaps look small.
+    Taught in 06_convolutional_hff.
     """
     a = _np(accs)
     a = a[:, None] if a.ndim == 1 else a
     if a.shape[0] != len(dims):
         raise ValueError(f"{len(dims)} head sizes but {a.shape[0]} rows of accuracies: one row per d.")
     labels = list(labels) if labels is not None else [f"series {i + 1}" for i in range(a.shape[1])]
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    colors = series_colors(labels)
+    fig, ax = plt.subplots(figsize=(6.2, 3.6))
     for j in range(a.shape[1]):
-        ax.plot(dims, a[:, j], "o-", label=labels[j])
+        ax.plot(dims, a[:, j], "o", ls=_line_style(labels[j], j), color=colors[j], label=labels[j])
+    ax.set_ylim(0, 1)
     ax.axvline(num_classes - 1, color="grey", ls=":", lw=1)
-    ax.text(num_classes - 1, ax.get_ylim()[0], f" d = C-1 = {num_classes - 1}", fontsize=8,
-            va="bottom", color="grey")
+    ax.text(num_classes - 1, 0.01, f" d = C-1 = {num_classes - 1}", fontsize=8, va="bottom", color="grey")
     ax.set_xscale("log", base=2)
     ax.set_xticks(list(dims), [str(d) for d in dims])
     ax.set_xlabel("head output size d (log scale)")
     ax.set_ylabel("test accuracy")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -161,7 +198,7 @@ def plot_inference_cost(seconds: Mapping[str, float], passes: Mapping[str, int] 
     vals = np.array([float(seconds[n]) for n in names])
     fastest = float(seconds[reference]) if reference is not None else vals.min()
     fig, ax = plt.subplots(figsize=(6.2, 0.7 + 0.55 * len(names)))
-    bars = ax.barh(names, 1000 * vals, color=[plt.get_cmap("tab10")(i) for i in range(len(names))])
+    bars = ax.barh(names, 1000 * vals, color=series_colors(names))
     notes = [f"{v / fastest:.1f}x" + (f"  ({passes[n]} pass{'es' if passes[n] > 1 else ''})"
                                        if passes and n in passes else "") for n, v in zip(names, vals)]
     ax.bar_label(bars, labels=notes, fontsize=8, padding=3)
@@ -175,17 +212,21 @@ def plot_inference_cost(seconds: Mapping[str, float], passes: Mapping[str, int] 
 
 def plot_learning_curves(histories: Mapping, key: str = "test_acc",
                          title: str = "Test accuracy per epoch") -> Figure:
-    """One line per method: ``history.column(key)`` against the epoch. Taught in 06_convolutional_hff."""
+    """One line per method: ``history.column(key)`` against the epoch, in each method's colour and line
+    style (viz/style.py); an accuracy axis runs from 0 to 1. Taught in 06_convolutional_hff."""
     if not histories:
         raise ValueError("histories is empty: pass {method: History}.")
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
-    for name, h in histories.items():
-        ax.plot(h.column("epoch"), h.column(key), "o-", label=name)
+    colors = series_colors(list(histories))
+    fig, ax = plt.subplots(figsize=(6.2, 3.4))
+    for i, (name, h) in enumerate(histories.items()):
+        ax.plot(h.column("epoch"), h.column(key), "o", ls=_line_style(name, i), color=colors[i], label=name)
+    if "acc" in key:
+        ax.set_ylim(0, 1)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel(key.replace("_", " "))
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -198,13 +239,14 @@ def plot_shots_curve(curves: Mapping[str, dict], chance: float | None = None,
     ``curves`` maps a name to a :func:`hff_edu.transfer.shots_curve` result: the
     class-mean prototypes are drawn solid, learned prototypes dashed (same
     colour), each with the spread over repeats as a band. ``references`` adds
-    horizontal lines (e.g. a network trained on the new classes directly).
+    horizontal lines (e.g. a network trained on the new classes directly). The
+    y axis runs from 0 to 1 and the legend sits outside the axes.
     Taught in 07_transfer_and_prototypes.
     """
     if not curves:
         raise ValueError("curves is empty: pass {name: transfer.shots_curve(...)}.")
-    fig, ax = plt.subplots(figsize=(6.0, 3.9))
-    colors = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(7.6, 3.9))
+    colors = series_colors(list(curves))
     for i, (name, c) in enumerate(curves.items()):
         shots = c["shots"]
         for key, style, label in (("mean", "o-", "class means"), ("learned", "s--", "learned")):
@@ -212,8 +254,8 @@ def plot_shots_curve(curves: Mapping[str, dict], chance: float | None = None,
                 continue
             a = _np(c[key])
             m, lo, hi = a.mean(1), a.min(1), a.max(1)
-            ax.plot(shots, m, style, color=colors(i), label=f"{name}: {label}")
-            ax.fill_between(shots, lo, hi, color=colors(i), alpha=0.12)
+            ax.plot(shots, m, style, color=colors[i], label=f"{name}: {label}")
+            ax.fill_between(shots, lo, hi, color=colors[i], alpha=0.12)
     for j, (name, value) in enumerate((references or {}).items()):
         ax.axhline(value, color="black", ls=["--", "-.", (0, (5, 1, 1, 1, 1, 1))][j % 3], lw=1, label=name)
     if chance is not None:
@@ -222,10 +264,11 @@ def plot_shots_curve(curves: Mapping[str, dict], chance: float | None = None,
     shots = list(next(iter(curves.values()))["shots"])
     ax.set_xticks(shots, [str(s) for s in shots])
     ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(0, 1)
     ax.set_xlabel("labelled examples per new class (shots)")
     ax.set_ylabel("test accuracy on the new classes")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
+    _legend_outside(ax, fontsize=7)
     fig.tight_layout()
     return fig
 

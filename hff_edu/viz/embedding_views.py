@@ -23,6 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from ..geometry import class_alignment, min_pairwise_angle, uniformity
+from .style import CORRECT_COLOR, OKABE_ITO, WRONG_COLOR
 from .sphere import _np, class_colors, plot_cosine_heatmap, plot_sphere
 
 VIEW_METHODS = ("auto", "direct", "umap", "pca")
@@ -308,7 +309,7 @@ def plot_margin_histograms(margins: list, correct, layer_names=None, bins: int =
         m = _np(m)
         if m.shape != correct.shape:
             raise ValueError(f"margins[{i}] has shape {m.shape} but correct has {correct.shape}.")
-        for mask, color, label in ((correct, "tab:green", "correct"), (~correct, "tab:red", "wrong")):
+        for mask, color, label in ((correct, CORRECT_COLOR, "correct"), (~correct, WRONG_COLOR, "wrong")):
             if mask.any():
                 ax.hist(m[mask], bins=edges, color=color, alpha=0.55,
                         label=f"{label} (n={mask.sum()}, mean {m[mask].mean():+.2f})")
@@ -368,11 +369,10 @@ def alignment_uniformity(snapshots: list[dict], y, max_pairs: int = 10000) -> di
 
 def _series(stats: dict):
     """(name, layer index, stats) for every model and layer, with a colour per model and a style per layer."""
-    colors = plt.get_cmap("tab10")
     styles = ["-", "--", ":", "-."]
     for m, (name, st) in enumerate(stats.items()):
-        for l in range(len(st["alignment"])):
-            yield f"{name} L{l + 1}", st, l, colors(m % 10), styles[l % len(styles)]
+        for l in range(len(st["alignment"])):  # the colour-blind-safe palette, one colour per model
+            yield f"{name} L{l + 1}", st, l, OKABE_ITO[m % len(OKABE_ITO)], styles[l % len(styles)]
 
 
 def plot_alignment_uniformity_curves(stats: dict, title: str = "") -> Figure:

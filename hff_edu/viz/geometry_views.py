@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 
 from ..geometry import cosine_matrix, normalise
 from ..hff import Prototypes, hff_loss
+from .style import BLUE, SKY, VERMILLION
 from .sphere import class_colors, plot_sphere
 
 
@@ -127,7 +128,7 @@ def plot_softmax_temperature(cosines, taus, target: int = 0, class_names=None) -
                              squeeze=False)
     for ax, tau in zip(axes[0], taus):
         q = _np((s / tau).softmax(0))
-        colors = ["tab:green" if i == target else "tab:blue" for i in range(c)]
+        colors = [VERMILLION if i == target else SKY for i in range(c)]  # target vs the others
         ax.bar(range(c), q, color=colors, edgecolor=["black" if i == target else "none" for i in range(c)])
         ax.set_ylim(0, 1.05)
         ax.set_xticks(range(c), names, fontsize=7, rotation=90 if c > 6 else 0)
@@ -340,12 +341,12 @@ def plot_min_angle_vs_dim(dims, separated, random=None, n: int | None = None) ->
     if n is None or n < 2:
         raise ValueError("Give the number of points n >= 2.")
     fig, ax = plt.subplots(figsize=(6.6, 4.2))
-    ax.plot(dims, sep, "o-", color="tab:blue", label="separated (Tammes optimiser)")
+    ax.plot(dims, sep, "o-", color=BLUE, label="separated (Tammes optimiser)")
     if random is not None:
-        ax.plot(dims, np.asarray(random, dtype=float), "s--", color="tab:grey", label="random points")
+        ax.plot(dims, np.asarray(random, dtype=float), "s--", color="grey", label="random points")
     etf = math.degrees(math.acos(-1.0 / (n - 1)))
-    ax.axhline(etf, color="tab:red", ls="--", label=f"simplex ETF: arccos(-1/{n - 1}) = {etf:.1f} deg")
-    ax.axvspan(dims.min() - 0.5, n - 1.5, color="tab:red", alpha=0.08, label=f"d < n-1 = {n - 1}: no ETF")
+    ax.axhline(etf, color=VERMILLION, ls="--", label=f"simplex ETF: arccos(-1/{n - 1}) = {etf:.1f} deg")
+    ax.axvspan(dims.min() - 0.5, n - 1.5, color=VERMILLION, alpha=0.08, label=f"d < n-1 = {n - 1}: no ETF")
     ax.axhline(90, color="black", lw=0.5, ls=":")
     ax.set_xlabel("dimension d")
     ax.set_ylabel("minimum pairwise angle (deg)")
@@ -388,8 +389,8 @@ def plot_lse_matching(proto_angles_deg, tau_ps, n_angles: int = 721) -> Figure:
     ax.plot(_np(theta), _np(s.max(1).values), "k--", lw=1.2, label="max_k s_k")
     ax.plot(_np(theta), _np(s.mean(1)), "k:", lw=1.2, label="mean_k s_k")
     for phi in phis:
-        ax.axvline(phi, color="tab:red", lw=0.8, alpha=0.6)
-    ax.set_xlabel("angle of z (deg); red lines: the class's prototypes")
+        ax.axvline(phi, color=VERMILLION, lw=0.8, alpha=0.6)
+    ax.set_xlabel("angle of z (deg); vermillion lines: the class's prototypes")
     ax.set_ylabel("class score S")
     ax.set_title(f"LogSumExp matching with K = {phis.size} prototypes")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)

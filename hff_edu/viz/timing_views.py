@@ -13,16 +13,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-#: one colour per variant/method, the same in every figure
-COLORS = {
-    "ff goodness": "tab:red", "ff softmax": "tab:orange", "ff": "tab:red",
-    "hff last": "tab:blue", "hff sum": "tab:cyan", "hff": "tab:blue",
-    "local-ce": "tab:green", "bp": "tab:gray",
-}
-
+from .style import OKABE_ITO, PURPLE, method_color, method_style
 
 def _color(name: str):
-    return COLORS.get(name, None)
+    """The suite's colour of a method or variant ("ff goodness" is FF's colour: viz/style.py)."""
+    return method_color(name)
+
+
+def _style(name: str) -> str:
+    """Line style: the method's, and for a variant of the same method (FF softmax, HFF sum) dotted
+    markers on a thin line so that two variants of one method stay apart in grey print too."""
+    return method_style(name) if name.split()[-1] in ("goodness", "last") or " " not in name else ":"
 
 
 def _require(rows, keys, what):
@@ -58,14 +59,14 @@ def plot_inference_vs_classes(rows: list[dict], batch_sizes=None, metric: str = 
             pts = sorted((r["num_classes"], r[metric]) for r in rows if r["variant"] == v and r["batch_size"] == b)
             if pts:
                 c, y = zip(*pts)
-                ax.plot(c, y, "o-", color=_color(v), label=v, lw=2 if v in (slow, fast) else 1.2)
+                ax.plot(c, y, marker="o", ls=_style(v), color=_color(v), label=v, lw=2 if v in (slow, fast) else 1.2)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("number of classes C")
         ax.set_ylabel("samples per second" if metric == "samples_per_s" else "ms per batch")
         ax.set_title(f"inference, batch {b}")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8, loc="lower left")  # the empty corner: FF goodness falls from the top left
     ax = axes[-1]
     index = {(r["num_classes"], r["batch_size"], r["variant"]): r["median_s"] for r in rows}
     cs = sorted({r["num_classes"] for r in rows})
@@ -74,7 +75,7 @@ def plot_inference_vs_classes(rows: list[dict], batch_sizes=None, metric: str = 
     pts = [(c, flops[(c, slow)] / flops[(c, fast)]) for c in cs if (c, slow) in flops and (c, fast) in flops]
     if pts:
         c, y = zip(*pts)
-        ax.plot(c, y, ":", color="tab:purple", lw=2, label="FLOP ratio (arithmetic)")
+        ax.plot(c, y, ":", color=PURPLE, lw=2, label="FLOP ratio (arithmetic)")
     for b, marker in zip(batch_sizes, "osd^v"):
         pts = [(c, index[(c, b, slow)] / index[(c, b, fast)]) for c in cs
                if (c, b, slow) in index and (c, b, fast) in index]
@@ -87,7 +88,7 @@ def plot_inference_vs_classes(rows: list[dict], batch_sizes=None, metric: str = 
     ax.set_ylabel(f"time({slow}) / time({fast})")
     ax.set_title("measured speed-up of HFF over FF")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left")  # the ratios rise from the lower left: that corner stays empty
     fig.tight_layout()
     return fig
 
@@ -97,25 +98,30 @@ def plot_training_cost(rows: list[dict], reference: str = "bp") -> Figure:
 
     Each bar is annotated with its time and its ratio to ``reference`` (backprop)
     on the same widths. ``rows``: dicts with ``method``, ``widths`` (a label) and
-    ``epoch_s``, as written by ``benchmarks/training_cost.py``. Taught in 05_timing.
+    ``epoch_s``, as written by ``benchmarks/training_cost.py``; rows with a
+    ``path`` (``"plain"`` or ``"compiled"``, the fast path) get a bar each, the
+    compiled one hatched and compared with the reference on the same path.
+    Taught in 05_timing.
     """
     _require(rows, ("method", "widths", "epoch_s"), "benchmarks/training_cost.py")
-    methods = list(dict.fromkeys(r["method"] for r in rows))
+    variants = list(dict.fromkeys((r["method"], r.get("path", "plain")) for r in rows))
     groups = list(dict.fromkeys(str(r["widths"]) for r in rows))
-    t = {(r["method"], str(r["widths"])): r["epoch_s"] for r in rows}
-    fig, ax = plt.subplots(figsize=(1.5 + 1.2 * len(methods) * len(groups) ** 0.5, 3.8))
+    t = {((r["method"], r.get("path", "plain")), str(r["widths"])): r["epoch_s"] for r in rows}
+    fig, ax = plt.subplots(figsize=(1.5 + 1.2 * len(variants) * len(groups) ** 0.5, 3.8))
     step = 0.8 / len(groups)
     for gi, g in enumerate(groups):
-        xs = np.arange(len(methods)) + (gi - (len(groups) - 1) / 2) * step
-        ys = [t.get((m, g), np.nan) for m in methods]
+        xs = np.arange(len(variants)) + (gi - (len(groups) - 1) / 2) * step
+        ys = [t.get((v, g), np.nan) for v in variants]
         bars = ax.bar(xs, ys, width=step * 0.95, label=f"widths {g}", alpha=0.55 + 0.45 * gi / max(1, len(groups) - 1),
-                      color=[_color(m) or "tab:purple" for m in methods], edgecolor="black", linewidth=0.6)
-        ref = t.get((reference, g))
-        for bar, m, y in zip(bars, methods, ys):
+                      color=[_color(m) for m, _ in variants], edgecolor="black", linewidth=0.6)
+        for bar, (m, path), y in zip(bars, variants, ys):
+            if path != "plain":
+                bar.set_hatch("//")
+            ref = t.get(((reference, path), g))
             if np.isfinite(y):
                 text = f"{y:.3g} s" + (f"\n{y / ref:.2f}x {reference}" if ref and m != reference else "")
                 ax.annotate(text, (bar.get_x() + bar.get_width() / 2, y), ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(range(len(methods)), methods)
+    ax.set_xticks(range(len(variants)), [m if path == "plain" else f"{m}\n{path}" for m, path in variants])
     ax.set_ylabel("seconds per epoch")
     ax.set_title("training cost per epoch (lighter: first widths)" if len(groups) > 1 else "training cost per epoch")
     ax.set_ylim(0, 1.25 * np.nanmax(list(t.values())))
@@ -141,7 +147,7 @@ def plot_memory_vs_depth(rows: list[dict], key: str = "activation_peak") -> Figu
     for m in dict.fromkeys(r["method"] for r in rows):
         pts = sorted((r["depth"], r[key] / 2**20) for r in rows if r["method"] == m)
         d, mb = zip(*pts)
-        ax.plot(d, mb, "o-", color=_color(m), label=m, lw=2)
+        ax.plot(d, mb, marker="o", ls=_style(m), color=_color(m), label=m, lw=2)
     if "one_layer_activation" in rows[0]:
         depths = sorted({r["depth"] for r in rows})
         one = rows[0]["one_layer_activation"] / 2**20
@@ -171,14 +177,15 @@ def plot_accuracy(rows: list[dict], title: str = "test accuracy") -> Figure:
     y = np.arange(len(rows))[::-1]
     means = np.array([r["mean"] for r in rows])
     ax.barh(y, means, xerr=[r["std"] for r in rows], capsize=3,
-            color=[_color(n) or "tab:purple" for n in names], alpha=0.8)
+            color=[_color(n) for n in names], alpha=0.8)
     for yi, r in zip(y, rows):
         note = f"{r['mean']:.4f}" + (f"  ({r['wall_s']:.0f} s/run)" if "wall_s" in r else "")
         ax.text(r["mean"] + 0.005, yi, note, va="center", fontsize=8)
     ax.set_yticks(y, names)
     lo = max(0.0, float(means.min()) - 0.1)
     ax.set_xlim(lo, min(1.0, float(means.max()) + 0.12))
-    ax.set_xlabel("test accuracy (mean ± std over seeds)")
+    # bars on an axis that does not start at 0 exaggerate gaps: the label says so
+    ax.set_xlabel("test accuracy (mean ± std over seeds)" + (f"; axis starts at {lo:.2f}, not 0" if lo > 0 else ""))
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -199,7 +206,7 @@ def plot_profile(profiles: dict, top: int = 6) -> Figure:
     keep = [k for k, _ in sorted(totals.items(), key=lambda kv: -kv[1])[:top]]
     fig, ax = plt.subplots(figsize=(8.5, 0.6 * len(profiles) + 1.6))
     names = list(profiles)
-    cmap = plt.get_cmap("tab10")
+    palette = OKABE_ITO[:-1]  # colour-blind safe; black is kept for text
     left = np.zeros(len(names))
     for i, op in enumerate(keep + ["other"]):
         vals = []
@@ -208,7 +215,7 @@ def plot_profile(profiles: dict, top: int = 6) -> Figure:
             listed = {o["name"]: o["ms"] for o in p["ops"]}
             vals.append(listed.get(op, 0.0) if op != "other"
                         else p["total_ms"] - sum(listed.get(k, 0.0) for k in keep))
-        ax.barh(names, vals, left=left, color=cmap(i) if op != "other" else "lightgrey", label=op)
+        ax.barh(names, vals, left=left, color=palette[i % len(palette)] if op != "other" else "lightgrey", label=op)
         left += np.array(vals)
     for yi, total in enumerate(left):
         ax.text(total, yi, f" {total:.3g} ms", va="center", fontsize=8)
