@@ -5,8 +5,11 @@ from matplotlib.figure import Figure
 
 from hff_edu import baselines, ff, hff
 from hff_edu.train import History
+from matplotlib.colors import to_hex
+
 from hff_edu.viz import data_views as dv
 from hff_edu.viz import ff_views as fv
+from hff_edu.viz import style
 
 
 # ---------------------------------------------------------------- data_views
@@ -63,6 +66,8 @@ def test_plot_grad_norms_labels_zero_bars():
     assert len(fig.axes) == 2
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "0" in texts and "1.5" in texts
+    # the suite's method colours (viz/style.py), not matplotlib's green/red
+    assert to_hex(fig.axes[0].patches[0].get_facecolor()) == style.METHOD_COLORS["ff"].lower()
     with pytest.raises(ValueError):
         dv.plot_grad_norms({})
 
@@ -71,6 +76,12 @@ def test_plot_accuracy_curves():
     h = History("x", ["l"], ["l"], records=[dict(test_acc=0.5), dict(test_acc=0.7)])
     fig = dv.plot_accuracy_curves({"ff": h, "hff": h}, chance=0.1)
     assert len(fig.axes[0].lines) == 3
+    ff_line, hff_line = fig.axes[0].lines[:2]
+    assert to_hex(ff_line.get_color()) == style.METHOD_COLORS["ff"].lower()
+    assert ff_line.get_linestyle() != hff_line.get_linestyle()  # told apart in grey print too
+    legend = fig.axes[0].get_legend()
+    box = legend.get_window_extent(fig.canvas.get_renderer())
+    assert box.x0 >= fig.axes[0].get_window_extent().x1 - 1  # outside the axes: covers no line
     with pytest.raises(ValueError):
         dv.plot_accuracy_curves({})
 
@@ -113,6 +124,9 @@ def _snapshots():
 def test_plot_goodness_histograms_grid():
     fig = fv.plot_goodness_histograms(_snapshots(), epochs=[0, 2], thetas=[1.0, 1.0])
     assert len(fig.axes) == 4
+    colours = {to_hex(p.get_facecolor()[:3]) for p in fig.axes[0].patches}
+    assert colours == {style.POS_COLOR.lower(), style.NEG_COLOR.lower()}  # blue / vermillion
+    assert fig.axes[0].get_legend() is None and len(fig.legends) == 1  # one legend, above the panels
     assert fig.axes[3].get_title() == "layer 2, epoch 2"
     with pytest.raises(ValueError, match="epoch"):
         fv.plot_goodness_histograms(_snapshots(), epochs=[7])
@@ -135,3 +149,30 @@ def test_plot_layer_accuracy_and_cost():
     assert len(fig.axes) == 2
     with pytest.raises(ValueError):
         fv.plot_inference_cost({"goodness": 10}, {"softmax": 1.0})
+
+
+def _layer_stats_records(epochs=3, layers=2, theta=10.0, late=False):
+    # goodness / theta rises past 1; with late=True the deeper layer stays below it
+    recs = []
+    for e in range(epochs):
+        pos = [theta * (0.2 + e) if (j == 0 or not late) else theta * 0.2 for j in range(layers)]
+        recs.append(dict(epoch=e, sparsity=[0.3] * layers, active=[1.0] * layers, goodness_pos=pos,
+                         goodness_neg=[theta * 0.1] * layers, separated=[0.5 + 0.1 * e] * layers))
+    return recs
+
+
+def test_plot_layer_stats_one_row_per_run():
+    runs = {"classic": _layer_stats_records(late=True), "tuned": _layer_stats_records(theta=2.0)}
+    fig = fv.plot_layer_stats(runs, {"classic": [10.0, 10.0], "tuned": [2.0, 2.0]})
+    assert len(fig.axes) == 6
+    g_ax = fig.axes[0]
+    # goodness divided by theta: layer 1's positive curve of the classic run ends at (0.2 + 2)
+    assert abs(g_ax.lines[0].get_ydata()[-1] - 2.2) < 1e-9
+    assert abs(g_ax.lines[2].get_ydata()[-1] - 0.2) < 1e-9  # layer 2 stays below theta
+    assert fig.axes[1].get_ylim() == (0.0, 1.02)  # the fraction's whole range
+    with pytest.raises(ValueError, match="thresholds"):
+        fv.plot_layer_stats(runs, {"classic": [10.0, 10.0]})
+    with pytest.raises(ValueError, match="goodness"):
+        fv.plot_layer_stats({"hff": [dict(epoch=0, sparsity=[0.1])]}, {"hff": [1.0]})
+    with pytest.raises(ValueError, match="empty"):
+        fv.plot_layer_stats({}, {})

@@ -137,6 +137,9 @@ def test_layer_curves_and_loss_curves():
     fig = tv.plot_layer_accuracy_curves(hists, chance=0.1)
     assert len(fig.axes) == 2
     assert len(fig.axes[0].get_lines()) == 3 + 1 + 1  # layers, prediction, chance
+    legend = fig.axes[0].get_legend()
+    renderer = fig.canvas.get_renderer()
+    assert legend.get_window_extent(renderer).y1 <= fig.axes[0].get_window_extent(renderer).y0  # below
     fig = tv.plot_loss_curves({"FF": _history(2, heads=1)})
     assert len(fig.axes[0].get_lines()) == 3
     with pytest.raises(ValueError, match="empty"):
@@ -145,17 +148,30 @@ def test_layer_curves_and_loss_curves():
         tv.plot_loss_curves({"HFF": _history(epochs=0)})
 
 
+def test_display_names_take_the_suite_method_colours():
+    from hff_edu.viz import style
+    assert tv.display_color("HFF") == style.METHOD_COLORS["hff"]
+    assert tv.display_color("backprop") == style.METHOD_COLORS["bp"]
+    assert tv.display_color("local CE") == style.METHOD_COLORS["local-ce"]
+    assert tv.display_color("FF: goodness, every layer") == style.METHOD_COLORS["ff"]
+
+
 def test_summary_choice_and_ablation_bars():
-    fig = tv.plot_method_summary(["a", "b"], [0.8, 0.9], [1.0, 2.0], chance=0.1)
+    from matplotlib.colors import to_hex
+    fig = tv.plot_method_summary(["HFF: last", "backprop"], [0.8, 0.9], [1.0, 2.0], chance=0.1)
     assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 2
+    assert fig.axes[0].get_xlim()[0] == 0.0  # bars from 0: no truncated axis
+    assert to_hex(fig.axes[0].patches[0].get_facecolor()) == tv.display_color("HFF").lower()
     with pytest.raises(ValueError, match="one accuracy per method"):
         tv.plot_method_summary(["a"], [0.8, 0.9])
     fig = tv.plot_layer_choice(["layer 1", "layer 2"], [0.8, 0.85], {"sum": 0.86})
     assert len(fig.axes[0].patches) == 3
+    assert "axis from 0.75, not 0" in fig.axes[0].get_ylabel()  # zoomed in, and says so
     with pytest.raises(ValueError, match="one accuracy per layer"):
         tv.plot_layer_choice(["layer 1"], [0.8, 0.9])
     fig = tv.plot_ablation(["ref", "tau 1"], [0.85, 0.8], 0.85, ["reference", "temperature"])
     assert len(fig.axes[0].patches) == 2
+    assert "axis from 0.75, not 0" in fig.axes[0].get_xlabel()
     assert len(fig.axes[0].get_legend().get_texts()) == 2
     with pytest.raises(ValueError, match="group"):
         tv.plot_ablation(["ref"], [0.85], 0.85, ["a", "b"])

@@ -17,7 +17,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-METHOD_COLORS = {"bp": "tab:gray", "local-ce": "tab:green", "ff": "tab:orange", "hff": "tab:blue"}
+from .style import GRADIENT_COLOR, method_color, method_style
 
 
 def _np(x) -> np.ndarray:
@@ -103,7 +103,7 @@ def _draw_flow(ax, num_layers: int, loss_layer: int, method: str) -> None:
     ax.text(0.3, mid, "x", ha="center", va="center", fontsize=12)
     reached = range(1, num_layers + 1) if method == "bp" else [loss_layer]
     for i, x in enumerate(xs, start=1):
-        face = "#fde0dd" if i in reached else "#f0f0f0"
+        face = "#f6d3bf" if i in reached else "#f0f0f0"
         ax.add_patch(FancyBboxPatch((x - box_w / 2, y0), box_w, box_h, boxstyle="round,pad=0.05",
                                     facecolor=face, edgecolor="black"))
         ax.text(x, mid, f"layer {i}\n$W_{i}$", ha="center", va="center", fontsize=9)
@@ -111,23 +111,23 @@ def _draw_flow(ax, num_layers: int, loss_layer: int, method: str) -> None:
         arrow((left, mid), (x - box_w / 2, mid))
         if method == "local" and i > 1:  # the detach: a cut in the graph
             cx = (left + x - box_w / 2) / 2
-            ax.plot([cx, cx], [y0 + 0.05, y0 + box_h - 0.05], ls="--", color="tab:red", lw=1.5)
-            ax.text(cx, y0 - 0.05, "detach", ha="center", va="top", fontsize=7, color="tab:red")
+            ax.plot([cx, cx], [y0 + 0.05, y0 + box_h - 0.05], ls="--", color=GRADIENT_COLOR, lw=1.5)
+            ax.text(cx, y0 - 0.05, "detach", ha="center", va="top", fontsize=7, color=GRADIENT_COLOR)
         if method == "local":
             ax.text(x, y0 + box_h + 0.32, f"$L_{i}$", ha="center", fontsize=11,
-                    color="tab:red" if i == loss_layer else "grey")
+                    color=GRADIENT_COLOR if i == loss_layer else "grey")
     if method == "bp":
-        ax.text(xs[-1] + 1.0, mid, "$L$", ha="center", va="center", fontsize=12, color="tab:red")
+        ax.text(xs[-1] + 1.0, mid, "$L$", ha="center", va="center", fontsize=12, color=GRADIENT_COLOR)
         arrow((xs[-1] + box_w / 2, mid), (xs[-1] + 0.85, mid))
         start = xs[-1] + 0.9
         for x in reversed(xs):  # the gradient walks back through every layer
-            arrow((start, y0 - 0.25), (x - box_w / 2 + 0.1, y0 - 0.25), "tab:red", 10)
+            arrow((start, y0 - 0.25), (x - box_w / 2 + 0.1, y0 - 0.25), GRADIENT_COLOR, 10)
             start = x - box_w / 2 + 0.1
-        ax.text(xs[0], y0 - 0.35, "gradient", ha="left", va="top", fontsize=7, color="tab:red")
+        ax.text(xs[0], y0 - 0.35, "gradient", ha="left", va="top", fontsize=7, color=GRADIENT_COLOR)
         title = "backprop: backward() on the output loss reaches every layer"
     else:
         x = xs[loss_layer - 1]
-        arrow((x, y0 + box_h + 0.3), (x, y0 + box_h + 0.05), "tab:red", 10)
+        arrow((x, y0 + box_h + 0.3), (x, y0 + box_h + 0.05), GRADIENT_COLOR, 10)
         title = f"local learning: $L_{loss_layer}$.backward() reaches layer {loss_layer} only"
     ax.set_xlim(0, xs[-1] + 1.4)
     ax.set_ylim(0.4, y0 + box_h + 0.7)
@@ -178,7 +178,7 @@ def plot_grad_norms(norms_by_method: dict, title: str = "") -> Figure:
     for ax, (method, norms) in zip(axes[0], norms_by_method.items()):
         names = list(norms)
         vals = [v[0] if isinstance(v, (tuple, list)) else float(v) for v in norms.values()]
-        color = METHOD_COLORS.get(method, "tab:purple")
+        color = method_color(method)
         bars = ax.bar(range(len(names)), vals, color=color)
         top = max(vals) if max(vals) > 0 else 1.0
         for b, v in zip(bars, vals):
@@ -209,14 +209,15 @@ def plot_accuracy_curves(histories: dict, chance: float | None = None, title: st
     for name, h in histories.items():
         acc = h.column("test_acc")
         ax.plot(range(1, len(acc) + 1), acc, marker="o", label=name,
-                color=METHOD_COLORS.get(name))
+                color=method_color(name), ls=method_style(name))
     if chance is not None:
         ax.axhline(chance, ls=":", color="black", label="chance")
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    # outside the axes, so the legend never covers a curve
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     ax.set_title(title or "test accuracy per epoch")
     fig.tight_layout()
     return fig

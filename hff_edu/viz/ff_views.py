@@ -10,6 +10,8 @@ Notation of the notebook: ``n(x)`` RMS normalisation, ``h`` a layer's activity,
 - :func:`plot_goodness_histograms`: goodness of positive vs negative data, per layer, at some epochs.
 - :func:`plot_layer_accuracy`: per-layer accuracy and the two prediction modes.
 - :func:`plot_inference_cost`: forward passes and seconds of the two prediction modes.
+- :func:`plot_layer_stats`: per-layer goodness (relative to theta), separation and sparsity over
+  the epochs, for several runs (``callbacks.LayerStats`` records).
 """
 from __future__ import annotations
 
@@ -18,8 +20,12 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter
 
-POS_COLOR, NEG_COLOR = "tab:green", "tab:red"
+from .style import BLUE, GRADIENT_COLOR, NEG_COLOR, ORANGE, POS_COLOR, PURPLE, SKY
+
+#: outlines that point at something (the label code, the false-negative diagonal)
+HIGHLIGHT = GRADIENT_COLOR
 
 
 def _np(x) -> np.ndarray:
@@ -46,7 +52,7 @@ def plot_label_overlay(inputs: dict, image_shape, num_classes: int, mode: str,
     ``inputs``: ``{panel title: (D,) or (D + C,) flat input}`` as returned by
     ``ff.overlay_label`` (e.g. the original, the positive with the true label and
     the negative with a wrong one). ``mode="overwrite"``: the first C pixels (top
-    row, left) hold the one-hot code, outlined in red; ``mode="append"``: the C
+    row, left) hold the one-hot code, outlined; ``mode="append"``: the C
     extra features are drawn as a strip of C cells under the image. ``zoom``
     (overwrite only) also shows the first ``zoom`` pixels of the top row enlarged.
     Taught in 01_forward_forward.
@@ -76,19 +82,19 @@ def plot_label_overlay(inputs: dict, image_shape, num_classes: int, mode: str,
         if mode == "overwrite":
             full_rows, rest = divmod(num_classes, w)  # the label pixels: full rows, then part of one
             if full_rows:
-                ax.add_patch(Rectangle((-0.5, -0.5), w, full_rows, fill=False, edgecolor="tab:red", lw=1.5))
+                ax.add_patch(Rectangle((-0.5, -0.5), w, full_rows, fill=False, edgecolor=HIGHLIGHT, lw=1.5))
             if rest:
-                ax.add_patch(Rectangle((-0.5, full_rows - 0.5), rest, 1, fill=False, edgecolor="tab:red", lw=1.5))
+                ax.add_patch(Rectangle((-0.5, full_rows - 0.5), rest, 1, fill=False, edgecolor=HIGHLIGHT, lw=1.5))
             if zoom:
                 zax = fig.add_subplot(grid[1, i])
                 zax.imshow(flat[:zoom][None], cmap="gray_r", vmin=vmin, vmax=vmax, aspect="auto")
                 zax.add_patch(Rectangle((-0.5, -0.5), min(num_classes, zoom), 1, fill=False,
-                                        edgecolor="tab:red", lw=1.5))
+                                        edgecolor=HIGHLIGHT, lw=1.5))
                 zax.set_yticks([])
                 step = max(1, zoom // 10)
                 zax.set_xticks(range(0, zoom, step))
                 zax.tick_params(labelsize=6)
-                zax.set_xlabel(f"first {zoom} pixels; label code in red", fontsize=7)
+                zax.set_xlabel(f"first {zoom} pixels; label code outlined", fontsize=7)
         else:
             cax = fig.add_subplot(grid[1, i])
             cax.imshow(code[None], cmap="Reds", vmin=0, vmax=1, aspect="auto")
@@ -125,7 +131,7 @@ def plot_negative_label_matrix(y_true, y_neg_by_method: dict, num_classes: int) 
         ax.set_xlabel("negative label")
         ax.set_ylabel("true label")
         for c in range(num_classes):  # outline the diagonal, where false negatives land
-            ax.add_patch(Rectangle((c - 0.5, c - 0.5), 1, 1, fill=False, edgecolor="tab:red", lw=0.8))
+            ax.add_patch(Rectangle((c - 0.5, c - 0.5), 1, 1, fill=False, edgecolor=HIGHLIGHT, lw=0.8))
     fig.tight_layout()
     return fig
 
@@ -164,7 +170,7 @@ def plot_softplus_identity(theta: float = 0.0, span: float = 8.0) -> Figure:
 
 def plot_goodness_histograms(snapshots: list, epochs=None, thetas=None, bins: int = 40,
                              layer_names=None, ranges=None) -> Figure:
-    """Histograms of the goodness of positive (green) and negative (red) data:
+    """Histograms of the goodness of positive (blue) and negative (vermillion) data:
     one row per chosen epoch, one column per layer.
 
     ``snapshots``: ``callbacks.GoodnessSnapshots.snapshots`` (dicts with ``epoch``,
@@ -192,15 +198,17 @@ def plot_goodness_histograms(snapshots: list, epochs=None, thetas=None, bins: in
             ax = axes[i, j]
             pos, neg = _np(by_epoch[e]["pos"][j]), _np(by_epoch[e]["neg"][j])
             ax.hist(np.clip(pos, lo, hi), bins=edges, alpha=0.55, color=POS_COLOR, label="positive")
-            ax.hist(np.clip(neg, lo, hi), bins=edges, alpha=0.55, color=NEG_COLOR, label="negative")
+            ax.hist(np.clip(neg, lo, hi), bins=edges, alpha=0.55, color=NEG_COLOR, label="negative",
+                    hatch="//", edgecolor=NEG_COLOR)  # hatched: told apart in grey print too
             if thetas is not None:
                 ax.axvline(thetas[j], color="black", ls=":", lw=1, label=r"$\theta$")
             ax.set_yticks([])
             ax.set_title(f"{layer_names[j]}, epoch {e}", fontsize=9)
             if i == len(epochs) - 1:
                 ax.set_xlabel("goodness G")
-    axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="upper right", ncol=3, frameon=False)  # above, covers no bars
+    fig.tight_layout(rect=(0, 0, 1, 0.93 if len(epochs) < 3 else 0.96))
     return fig
 
 
@@ -231,7 +239,7 @@ def plot_layer_accuracy(layer_acc: dict, mode_acc: dict | None = None, chance: f
     if not names:
         raise ValueError("Nothing to plot: give at least one accuracy.")
     vals = list(layer_acc.values()) + list(mode_acc.values())
-    colors = ["tab:orange"] * len(layer_acc) + ["tab:purple"] * len(mode_acc)
+    colors = [ORANGE] * len(layer_acc) + [PURPLE] * len(mode_acc)
     fig, ax = plt.subplots(figsize=(1.1 * len(names) + 1.5, 3))
     bars = ax.bar(range(len(names)), vals, color=colors)
     for b, v in zip(bars, vals):
@@ -255,7 +263,7 @@ def plot_inference_cost(passes: dict, seconds: dict) -> Figure:
     if set(passes) != set(seconds) or not passes:
         raise ValueError(f"passes and seconds must name the same modes; got {list(passes)} and {list(seconds)}.")
     modes = list(passes)
-    colors = ["tab:orange", "tab:purple", "tab:blue", "tab:gray"][:len(modes)]
+    colors = [ORANGE, PURPLE, BLUE, SKY][:len(modes)]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(7, 2.8))
     for ax, values, label, fmt in ((a1, passes, "forward passes per prediction", "{:.0f}"),
                                    (a2, seconds, "seconds for the test set", "{:.3g}")):
@@ -269,5 +277,69 @@ def plot_inference_cost(passes: dict, seconds: dict) -> Figure:
     return fig
 
 
+# ----------------------------------------------------------------------------
+# per-layer statistics during training
+
+def plot_layer_stats(records_by_run: dict, thetas_by_run: dict) -> Figure:
+    """One row per run, three panels: mean goodness of positive (solid) and negative (dashed)
+    data divided by the layer's threshold; the fraction of probe images whose positive goodness
+    beats the negative one; the Hoyer sparsity of each layer's activity. One colour per layer.
+
+    ``records_by_run``: ``{run name: callbacks.LayerStats.records}`` (FF runs: the records
+    hold ``goodness_pos``, ``goodness_neg``, ``separated`` and ``sparsity``);
+    ``thetas_by_run``: ``{run name: per-layer thresholds}``. Dividing by theta puts the two
+    thresholds on one scale: the loss starts to contrast positive with negative data once
+    the goodness reaches theta (1 on this axis). Taught in 01_forward_forward.
+    """
+    if not records_by_run:
+        raise ValueError("records_by_run is empty: give {run name: LayerStats.records}.")
+    missing = set(records_by_run) - set(thetas_by_run)
+    if missing:
+        raise ValueError(f"No thresholds for run(s) {sorted(missing)}: give thetas_by_run[name] = model.thetas.")
+    for name, records in records_by_run.items():
+        if not records or "goodness_pos" not in records[0]:
+            raise ValueError(f"{name!r}: no FF goodness recorded (LayerStats on an FF model records "
+                             "goodness_pos, goodness_neg and separated).")
+    n_runs = len(records_by_run)
+    fig, axes = plt.subplots(n_runs, 3, figsize=(11, 2.7 * n_runs + 0.5), squeeze=False, sharex=True)
+    cmap = plt.get_cmap("viridis")
+    for row, (name, records) in enumerate(records_by_run.items()):
+        epochs = [r["epoch"] for r in records]
+        n_layers = len(records[0]["goodness_pos"])
+        thetas = list(thetas_by_run[name])
+        color = lambda j: cmap(0.85 * j / max(n_layers - 1, 1))
+        a_g, a_s, a_h = axes[row]
+        for j in range(n_layers):
+            pos = [r["goodness_pos"][j] / thetas[j] for r in records]
+            neg = [r["goodness_neg"][j] / thetas[j] for r in records]
+            a_g.plot(epochs, pos, "o-", ms=3, color=color(j), label=f"layer {j + 1}")
+            a_g.plot(epochs, neg, "s--", ms=3, color=color(j))
+            a_s.plot(epochs, [r["separated"][j] for r in records], "o-", ms=3, color=color(j))
+            a_h.plot(epochs, [r["sparsity"][j] for r in records], "o-", ms=3, color=color(j))
+        a_g.axhline(1.0, color="black", ls=":", lw=1)
+        a_g.set_yscale("log")
+        # plain numbers (0.2, 1, 2, not 2 x 10^-1); of the minor ticks only 2 and 5 times a power of ten
+        a_g.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        a_g.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
+        a_g.set_ylabel(f"{name}\nmean G / theta (log)", fontsize=8)
+        a_s.axhline(0.5, color="grey", ls=":", lw=1)
+        a_s.set_ylim(0, 1.02)  # the whole range: no truncated axis
+        a_s.set_ylabel("G(pos) > G(neg), fraction", fontsize=8)
+        a_h.set_ylim(0, 1.02)
+        a_h.set_ylabel("Hoyer sparsity", fontsize=8)
+        for ax in axes[row]:
+            ax.grid(alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch (0 = before training)")
+    axes[0, 0].set_title("goodness / theta: positive solid, negative dashed", fontsize=9)
+    axes[0, 1].set_title("probe images whose true label wins", fontsize=9)
+    axes[0, 2].set_title("sparsity of the activity (0 dense, 1 one unit)", fontsize=9)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.97 if n_runs > 1 else 0.92))
+    return fig
+
+
 __all__ = ["plot_label_overlay", "plot_negative_label_matrix", "plot_softplus_identity",
-           "plot_goodness_histograms", "goodness_ranges", "plot_layer_accuracy", "plot_inference_cost"]
+           "plot_goodness_histograms", "goodness_ranges", "plot_layer_accuracy", "plot_inference_cost",
+           "plot_layer_stats"]

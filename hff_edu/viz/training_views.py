@@ -20,7 +20,19 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
-from .style import OKABE_ITO
+
+from .style import BLUE, OKABE_ITO, ORANGE, method_color
+
+#: the display names the notebooks use for the methods -> the package's method names
+_DISPLAY_NAMES = {"backprop": "bp", "local ce": "local-ce", "local-ce": "local-ce", "bp": "bp",
+                  "ff": "ff", "hff": "hff"}
+
+
+def display_color(name: str) -> str:
+    """The suite's colour (viz/style.py) of a display name such as ``"HFF"``, ``"backprop"``,
+    ``"local CE"`` or ``"FF: goodness, every layer"`` (the part before a colon names the method)."""
+    base = name.split(":")[0].strip().lower()
+    return method_color(_DISPLAY_NAMES.get(base, base))
 
 
 def _check_histories(histories: dict) -> None:
@@ -54,13 +66,15 @@ def plot_layer_accuracy_curves(histories: dict, chance: float | None = None) -> 
         lo = min(lo, float(np.min(layer_acc)), float(np.min(acc)))
         if chance is not None:
             ax.axhline(chance, color="grey", ls=":", lw=1)
-        ax.set_title(f"{name}: {acc[-1]:.3f}", fontsize=10)
+        ax.set_title(f"{name}: {acc[-1]:.3f}", fontsize=10, color=display_color(name))
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(fontsize=7, loc="lower right")
+        # under the panel, outside the axes: never over a curve
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("test accuracy")
-    axes[0, 0].set_ylim(max(0.0, lo - 0.05) if chance is None else min(chance, lo) - 0.02, 1.0)
+    low = max(0.0, lo - 0.05) if chance is None else max(0.0, min(chance, lo) - 0.02)
+    axes[0, 0].set_ylabel("test accuracy" + (f" (axis from {low:.2f})" if low > 0 else ""))
+    axes[0, 0].set_ylim(low, 1.0)
     fig.tight_layout()
     return fig
 
@@ -87,10 +101,10 @@ def plot_loss_curves(histories: dict) -> Figure:
             ax.set_yscale("log")  # FF's goodness losses span decades; the others do not
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.set_title(name, fontsize=10)
+        ax.set_title(name, fontsize=10, color=display_color(name))
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("training loss")
     fig.tight_layout()
@@ -100,6 +114,7 @@ def plot_loss_curves(histories: dict) -> Figure:
 def plot_method_summary(names, accuracies, seconds_per_epoch=None, chance: float | None = None) -> Figure:
     """Bars of the final test accuracy per method (left) and training seconds per epoch (right).
 
+    Bars start at 0 (no truncated axis) and take the method's colour (:func:`display_color`).
     Taught in 03_hff_training.
     """
     names = list(names)
@@ -110,16 +125,17 @@ def plot_method_summary(names, accuracies, seconds_per_epoch=None, chance: float
     fig, axes = plt.subplots(1, 2 if two else 1, figsize=(10 if two else 5.5, 0.45 * len(names) + 1.4),
                              squeeze=False)
     y = np.arange(len(names))[::-1]
-    colors = [plt.get_cmap("tab10")(i % 10) for i in range(len(names))]
+    colors = [display_color(n) for n in names]
     ax = axes[0, 0]
     ax.barh(y, acc, color=colors)
     for yi, a in zip(y, acc):
         ax.text(a, yi, f" {a:.3f}", va="center", fontsize=8)
     ax.set_yticks(y, names, fontsize=8)
-    ax.set_xlim(max(0.0, min(acc.min(), chance if chance is not None else 1) - 0.05), 1.0)
+    ax.set_xlim(0.0, 1.0)
     if chance is not None:
-        ax.axvline(chance, color="grey", ls=":", label="chance")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.axvline(chance, color="grey", ls=":")
+        ax.annotate("chance", (chance, 1.0), xycoords=("data", "axes fraction"), xytext=(2, 2),
+                    textcoords="offset points", fontsize=7)
     ax.set_xlabel("test accuracy")
     if two:
         sec = np.asarray(seconds_per_epoch, dtype=float)
@@ -149,16 +165,17 @@ def plot_layer_choice(layer_names, layer_acc, rules: dict | None = None) -> Figu
     rules = dict(rules or {})
     labels = layer_names + list(rules)
     values = np.concatenate([layer_acc, np.asarray(list(rules.values()), dtype=float)])
-    colors = ["tab:blue"] * len(layer_names) + ["tab:orange"] * len(rules)
+    colors = [BLUE] * len(layer_names) + [ORANGE] * len(rules)
     fig, ax = plt.subplots(figsize=(1.1 * len(labels) + 1.5, 3.6))
     x = np.arange(len(labels))
     ax.bar(x, values, color=colors)
     for xi, v in zip(x, values):
         ax.text(xi, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
-    lo = float(values.min())
-    ax.set_ylim(max(0.0, lo - 0.05), min(1.0, float(values.max()) + 0.03))
-    ax.set_ylabel("test accuracy")
+    low = max(0.0, float(values.min()) - 0.05)
+    ax.set_ylim(low, min(1.0, float(values.max()) + 0.03))
+    # zoomed in, so that gaps of a point are visible: the label says where the axis starts
+    ax.set_ylabel("test accuracy" + (f" (axis from {low:.2f}, not 0)" if low > 0 else ""))
     ax.set_title("predict from one layer (blue) or combine layers (orange)", fontsize=10)
     fig.tight_layout()
     return fig
@@ -177,7 +194,7 @@ def plot_ablation(names, accuracies, reference: float, groups=None) -> Figure:
     if groups is not None and len(groups) != len(names):
         raise ValueError(f"Give one group per ablation: {len(names)} names, {len(groups)} groups.")
     groups = list(groups) if groups is not None else ["run"] * len(names)
-    palette = {g: plt.get_cmap("tab10")(i % 10) for i, g in enumerate(dict.fromkeys(groups))}
+    palette = {g: OKABE_ITO[i % len(OKABE_ITO)] for i, g in enumerate(dict.fromkeys(groups))}
     fig, ax = plt.subplots(figsize=(8.2, 0.38 * len(names) + 1.4))
     y = np.arange(len(names))[::-1]
     ax.barh(y, acc, color=[palette[g] for g in groups])
@@ -185,8 +202,9 @@ def plot_ablation(names, accuracies, reference: float, groups=None) -> Figure:
         ax.text(a, yi, f" {a:.3f}", va="center", fontsize=8)
     ax.axvline(reference, color="black", ls="--", lw=1.2)
     ax.set_yticks(y, names, fontsize=8)
-    ax.set_xlim(max(0.0, min(acc.min(), reference) - 0.05), min(1.0, max(acc.max(), reference) + 0.05))
-    ax.set_xlabel("test accuracy (dashed: reference run)")
+    low = max(0.0, min(acc.min(), reference) - 0.05)
+    ax.set_xlim(low, min(1.0, max(acc.max(), reference) + 0.05))
+    ax.set_xlabel("test accuracy (dashed: reference run" + (f"; axis from {low:.2f}, not 0)" if low > 0 else ")"))
     ax.legend(handles=[Patch(color=col, label=g) for g, col in palette.items()], fontsize=8,
               loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
