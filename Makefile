@@ -17,7 +17,7 @@ help:
 	@echo "make browser    the browser tests only: JupyterLab and the offline HTML in headless Chromium"
 	@echo "make notebooks  execute every notebook (PROFILE=smoke|classroom|full) into build/notebooks/, with HTML"
 	@echo "make strip      remove outputs from the source notebooks"
-	@echo "make results    the README's results table (four methods x 3 seeds on Fashion-MNIST, about an hour on 2 cores)"
+	@echo "make results    the tuning study (resumed from benchmarks/results/tune_*.journal; delete it to re-tune) and the README's table, retrained from scratch"
 	@echo "make lab        open the suite in JupyterLab, on working copies in build/lab/ (the sources stay clean)"
 	@echo "make lab-reset  replace the working copies in build/lab/ with fresh copies of the sources"
 	@echo "make student    student versions (solutions -> stubs) in build/student/, nbgrader sources in build/teacher/"
@@ -85,7 +85,8 @@ strip:
 	$(PY) -m hff_edu.notebook_runner --strip
 
 results:
-	$(PY) benchmarks/accuracy.py --threads 1
+	$(PY) benchmarks/tune.py --threads 1
+	$(PY) benchmarks/accuracy.py --threads 1 --jobs 2 --fresh
 
 # JupyterLab on working copies (build/lab/): its autosave can never write outputs into notebooks/
 lab:
