@@ -75,14 +75,14 @@ def smoke_copy(src: Path, dest_dir: Path) -> Path:
     return dest
 
 
-def make_driver(paths, offline: bool = False):
+def make_driver(paths, offline: bool = False, extra_flags=()):
     """A headless Chromium with a fresh profile, its console captured; ``offline`` blocks the network."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     chrome, driver_path = paths
     opts = webdriver.ChromeOptions()
     opts.binary_location = chrome
-    for flag in CHROME_FLAGS:
+    for flag in CHROME_FLAGS + tuple(extra_flags):
         opts.add_argument(flag)
     profile = tempfile.mkdtemp(prefix="hff-chrome-")
     opts.add_argument(f"--user-data-dir={profile}")

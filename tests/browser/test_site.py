@@ -17,10 +17,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -30,16 +28,12 @@ import pytest
 
 pytest.importorskip("selenium", reason="selenium is not installed: make setup installs it (dev extra)")
 
+import browser_tools as bt  # noqa: E402  (tests/browser is on the path: its conftest imports it too)
+
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = os.environ.get("HFF_EDU_SITE_PROFILE", "smoke")
 SITE = ROOT / "build" / "book" / PROFILE / "_build" / "html"
 ARTIFACTS = ROOT / "build" / "browser"
-CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-CHROMEDRIVER = ("/usr/bin/chromedriver",)
-CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1400,1000", "--allow-file-access-from-files",
-                "--use-angle=swiftshader", "--enable-unsafe-swiftshader")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 REPORT: dict = {}
 
@@ -132,36 +126,15 @@ def test_the_site_has_a_page_per_notebook_and_the_reference_pages():
 # ----------------------------------------------------------------------------
 # the browser
 
-def _browser():
-    chrome = next((p for p in CHROMIUM if os.path.exists(p)), shutil.which("chromium"))
-    driver = next((p for p in CHROMEDRIVER if os.path.exists(p)), shutil.which("chromedriver"))
-    if not (chrome and driver):
-        pytest.skip("no browser: install chromium and chromium-driver (apt) to run the site's browser test")
-    return chrome, driver
-
-
 @pytest.fixture(scope="module")
 def driver():
     """One headless Chromium with the network blocked, for every page (a fresh profile)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    chrome, driver_path = _browser()
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chrome
-    for flag in CHROME_FLAGS:
-        opts.add_argument(flag)
-    profile = tempfile.mkdtemp(prefix="hff-site-")
-    opts.add_argument(f"--user-data-dir={profile}")
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    d = webdriver.Chrome(service=Service(driver_path), options=opts)
-    d.set_script_timeout(60)
-    d.execute_cdp_cmd("Network.enable", {})
-    d.execute_cdp_cmd("Network.emulateNetworkConditions", dict(offline=True, latency=0, downloadThroughput=0,
-                                                                 uploadThroughput=0))
-    d.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*", "ws://*", "wss://*"]})
+    paths = bt.browser_paths()
+    if paths is None:
+        pytest.skip("no browser: install chromium and chromium-driver (apt) to run the site's browser test")
+    d = bt.make_driver(paths, offline=True, extra_flags=("--allow-file-access-from-files",))  # pages from disk
     yield d
-    d.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    bt.quit_driver(d)
 
 
 def _wait(predicate, timeout: float, what: str, step: float = 0.25):
