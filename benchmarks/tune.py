@@ -153,7 +153,8 @@ def main(argv=None):
         rows.append(dict(method=method, trials=len(done), best_val=best.value, defaults_now=now, changed=changed, best_readout=best.user_attrs["readout"],
                          best_params=best.params, default_val=old.value, default_readout=old.user_attrs["readout"],
                          default_params=old.params, best_readouts=best.user_attrs["readouts"],
-                         default_readouts=old.user_attrs["readouts"], seconds=time.perf_counter() - start))
+                         default_readouts=old.user_attrs["readouts"], seconds=time.perf_counter() - start,
+                         trial_seconds=sum(t.duration.total_seconds() for t in done)))
         print(f"== {method}: best {best.value:.4f} ({best.user_attrs['readout']}) {best.params}; "
               f"defaults {old.value:.4f}", flush=True)
     total = time.perf_counter() - start_all
@@ -161,7 +162,9 @@ def main(argv=None):
           f"{len(ds.val)} validation samples, never the test set), MLP {widths_label(a.widths)}, "
           f"{a.trials} trials x {a.epochs} epochs per method, batch {a.batch_size}, Adam with the linear "
           f"cool-down, Optuna TPE (seed {a.seed}); trial 0 = the package defaults before tuning. "
-          f"Command: `{meta['command'].strip()}` ({total / 60:.1f} min this run).", "",
+          f"Command: `{meta['command'].strip()}` ({total / 60:.1f} min this run; the studies' trials took "
+          + ", ".join(f"{r['method']} {r['trial_seconds'] / 60:.0f} min" for r in rows)
+          + " of wall time, one thread, on a machine shared with other jobs).", "",
           "A default is changed where the best trial beats trial 0 by more than twice the validation noise "
           "(one binomial standard error, sqrt(p(1-p)/n) on the validation split); the last column says "
           "whether the package's defaults now differ from trial 0's.", "",
