@@ -35,6 +35,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -65,7 +66,7 @@ def slug(anchor: str) -> str:
     """myst's GitHub-style heading anchor (``myst_heading_anchors``) for a heading or for the anchor
     Jupyter gives it: ``5.-Memory-against-depth`` and ``5. Memory against depth`` -> ``5-memory-against-depth``."""
     from myst_parser.mdit_to_docutils.base import default_slugify
-    return default_slugify(anchor)
+    return default_slugify(unquote(anchor))  # Jupyter percent-encodes quotes: %22local%22 -> "local"
 
 
 def site_links(text: str) -> str:
@@ -135,6 +136,8 @@ def stage(profile: str, src: Path, paths: list[Path]) -> dict:
     (src / "docs").mkdir()
     for md in sorted((ROOT / "docs").glob("*.md")):
         (src / "docs" / md.name).write_text(site_links(md.read_text(encoding="utf-8")), encoding="utf-8")
+    for folder in sorted(p for p in (ROOT / "docs").iterdir() if p.is_dir()):  # docs/images: the README's screenshots
+        shutil.copytree(folder, src / "docs" / folder.name)
     for rel, title in PLANNED.items():
         if not (src / rel).exists():
             (src / rel).write_text(_placeholder(title, rel))
