@@ -184,7 +184,8 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--theta", type=_number(True), default=None,
                    help="goodness threshold (default: the model's, 0.08 x the layer width for the MLP, tuned)")
     g.add_argument("--label-scale", type=_number(True), default=None,
-                   help="value written for the one-hot label (default: the model's, 28 for the MLP, tuned)")
+                   help="value written for the one-hot label (default: the model's; for the MLP sqrt(10 x features / classes), "
+                        "28 on Fashion-MNIST, tuned)")
     g.add_argument("--negatives", choices=["uniform", "hard"], default=None,
                    help="wrong labels drawn uniformly or from the current softmax (default: the model's, "
                         "hard for the MLP, uniform for conv)")

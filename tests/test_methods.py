@@ -107,13 +107,16 @@ def test_ff_goodness_prediction_skips_first_layer():
 
 def test_ff_defaults_are_the_tuned_settings():
     """The MLP defaults are benchmarks/tune.py's best trial (rounded): every layer's goodness is
-    summed, hard negatives, threshold 0.08 x width, label value 28, Adam lr 7e-4."""
+    summed, hard negatives, threshold 0.08 x width, label value sqrt(10 D / C) (28 for Fashion-MNIST's
+    784 x 10), Adam lr 7e-4."""
     from hff_edu.models import DEFAULT_LR
     model = ff.FFNet(30, [16, 16, 16], 4)
     x = torch.randn(8, 30)
     torch.testing.assert_close(model.predict(x), model.goodness_scores(x).sum(1).argmax(1))
     assert model.thetas == [ff.THETA_PER_UNIT * 16] * 3 and ff.THETA_PER_UNIT == 0.08
-    assert model.negatives == "hard" and model.label_scale == ff.LABEL_SCALE == 28.0
+    assert model.negatives == "hard" and model.label_scale == pytest.approx((10 * 30 / 4) ** 0.5)
+    assert ff.FFNet(784, [16], 10).label_scale == pytest.approx(28.0) and ff.LABEL_ENERGY == 10.0
+    assert ff.FFNet(30, [16], 4, label_scale=1.0).label_scale == 1.0
     assert DEFAULT_LR["ff"] == 7e-4
     # the classic settings stay one argument away
     assert ff.FFNet(30, [16], 4, theta=16.0).thetas == [16.0]
@@ -307,12 +310,12 @@ def test_hff_last_rule_scores_only_the_last_layer(monkeypatch):
 
 def test_ff_goodness_sum_can_include_the_first_layer():
     torch.manual_seed(0)
-    net = ff.FFNet(12, [8, 8, 8], 4, seed=0).eval()
+    net = ff.FFNet(12, [8, 8, 8], 4, seed=0, sum_skip_first=True).eval()
     x = torch.randn(30, 12)
     g = net.goodness_scores(x)
-    assert torch.equal(net.predict(x), g[:, 1:].sum(1).argmax(1))  # Hinton's default: layers >= 2
+    assert torch.equal(net.predict(x), g[:, 1:].sum(1).argmax(1))  # Hinton's choice: layers >= 2
     assert torch.equal(net.predict(x, skip_first=False), g.sum(1).argmax(1))
-    every = ff.FFNet(12, [8, 8, 8], 4, seed=0, sum_skip_first=False).eval()
+    every = ff.FFNet(12, [8, 8, 8], 4, seed=0).eval()  # the default: every layer
     assert torch.equal(every.predict(x), g.sum(1).argmax(1))
     assert torch.equal(every.predict_and_layers(x)[0], g.sum(1).argmax(1))
     assert every.config["sum_skip_first"] is False
