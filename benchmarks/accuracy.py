@@ -61,12 +61,14 @@ def train_one(job: dict) -> dict:
     model = build(job["method"], ds, job["widths"], seed=job["seed"])
     if json.loads(json.dumps(dict(model.config, seed=0), default=str)) != json.loads(json.dumps(job["defaults"]["config"], default=str)):
         raise RuntimeError(f"{job['method']}: the package defaults changed while the table was being built")
-    hist = fit(model, ds, epochs=job["epochs"], batch_size=job["batch_size"], seed=job["seed"],
-               progress=False, device=job["device"], eval_on="val")
+    # the method's own learning rate (models.DEFAULT_LR, the CLI's default), passed explicitly:
+    # fit's lr default is one value for every method
+    hist = fit(model, ds, epochs=job["epochs"], batch_size=job["batch_size"], lr=job["defaults"]["lr"],
+               seed=job["seed"], progress=False, device=job["device"], eval_on="val")
     train_s = time.perf_counter() - start
     val = {name: accuracy(model, ds.val, **kw) for name, kw in READOUTS[job["method"]]}
     test = {name: accuracy(model, ds.test, **kw) for name, kw in READOUTS[job["method"]]}  # once, at the end
-    return dict(job, key=run_key(job), lr=DEFAULT_LR[job["method"]], config=model.config, val_acc=val,
+    return dict(job, key=run_key(job), lr=hist.config["lr"], config=model.config, val_acc=val,
                 test_acc=test, val_pick=max(val, key=val.get), wall_s=time.perf_counter() - start,
                 train_s=train_s, sec_per_epoch=hist.seconds_per_epoch, val_curve=hist.val_acc,
                 layer_val_acc=hist.final.get("layer_val_acc"), train_size=len(ds.train), val_size=len(ds.val),

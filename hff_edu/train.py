@@ -165,6 +165,9 @@ def fit(model: LocalModel, ds: DataBundle, epochs: int | None = None, batch_size
         epochs: passes over the training split; ``None`` (default) = 10, raised on
             a small training set to reach ``MIN_DEFAULT_STEPS`` (200) optimiser steps
             (see :func:`default_epochs`). 0 trains nothing and returns an empty history.
+        lr: the learning rate, 1e-3 for every method unless given; each method's own
+            rate (FF's tuned 7e-4, conv 2e-3) is ``models.DEFAULT_LR[name]``, what the CLI
+            and the benchmarks pass.
         schedule: ``"simultaneous"`` updates every layer on every minibatch (as in
             Hinton's code); ``"greedy"`` trains layer 1 for its share of the epochs,
             then layer 2, ... (heads are trained throughout; needs epochs >= layers).
