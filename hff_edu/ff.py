@@ -256,7 +256,7 @@ class FFNet(MLPModel):
             default [ours: tuned, +1-3 points on the validation split at the same budget]).
         predict_mode: default mode of :meth:`predict`: ``"goodness"`` (C passes) or ``"softmax"`` (1 pass).
             With the tuned defaults use goodness: on Fashion-MNIST (3x500) the one-pass softmax
-            readout fell from 84 % after 5 epochs to 62 % after 20 (benchmarks/results/accuracy_*).
+            readout fell from 84 % after 5 epochs to 71 % after 20 (benchmarks/results/accuracy_*).
         sum_skip_first: ``True`` sums the goodness of layers >= 2 only (Hinton's choice);
             the default ``False`` sums every layer's [ours: tuned; in every one of the eight
             best trials every layer's sum scored 0.9-1.6 points higher on the validation split].
