@@ -137,17 +137,6 @@ def driver():
     bt.quit_driver(d)
 
 
-def _wait(predicate, timeout: float, what: str, step: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(step)
-
-
 JS_STATE = """
 const q = s => document.querySelectorAll(s);
 const imgs = Array.from(q('article img'));
@@ -173,21 +162,21 @@ def test_page_renders_offline(driver, page):
     plots = html.count("Plotly.newPlot(")
     start = time.perf_counter()
     driver.get(page.resolve().as_uri())
-    _wait(lambda: driver.execute_script("return document.readyState") == "complete", 60, f"{rel} to load")
+    bt.wait_for(lambda: driver.execute_script("return document.readyState") == "complete", 60, f"{rel} to load")
     has_math = 'class="math' in html  # the navigation too: "04 · ... on $S^2$"
     if has_math:
-        _wait(lambda: driver.execute_script("return !!(window.MathJax && MathJax.startup && MathJax.startup.promise)"),
-              60, "MathJax to start")
+        mathjax_ready = "return !!(window.MathJax && MathJax.startup && MathJax.startup.promise)"
+        bt.wait_for(lambda: driver.execute_script(mathjax_ready), 60, "MathJax to start")
         driver.execute_async_script("MathJax.startup.promise.then(() => arguments[arguments.length - 1](true))")
     if plots:
-        _wait(lambda: driver.execute_script(JS_STATE)["plotly_drawn"] >= plots, 60, f"{plots} plotly figure(s)")
+        bt.wait_for(lambda: driver.execute_script(JS_STATE)["plotly_drawn"] >= plots, 60, f"{plots} plotly figure(s)")
     state = driver.execute_script(JS_STATE)
     if state["widget_views"]:
-        state = _wait(lambda: (lambda s: s if s["widgets_drawn"] >= 1 else None)(driver.execute_script(JS_STATE)),
-                      60, "the widgets to render from the saved state")
+        state = bt.wait_for(lambda: (lambda s: s if s["widgets_drawn"] >= 1 else None)(driver.execute_script(JS_STATE)),
+                            60, "the widgets to render from the saved state")
     time.sleep(0.3)
     state = driver.execute_script(JS_STATE)
-    errors = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    errors = bt.console_errors(driver)
     state.update(load_s=round(time.perf_counter() - start, 2), console_errors=len(errors))
     REPORT.setdefault(rel, {}).update({k: v for k, v in state.items() if k != "broken_images"})
     if has_math:
@@ -204,7 +193,7 @@ def test_page_renders_offline(driver, page):
 def test_search_works_offline(driver):
     search = _site() / "search.html"
     driver.get(search.resolve().as_uri() + "?q=prototype")
-    hits = _wait(lambda: driver.execute_script(
+    hits = bt.wait_for(lambda: driver.execute_script(
         "return document.querySelectorAll('#search-results li, ul.search li').length"), 60, "search results")
     REPORT["_search"] = dict(query="prototype", hits=hits)
     assert hits >= 3
