@@ -133,8 +133,10 @@ def main(argv=None):
     a = p.parse_args(argv)
     quick_defaults(p, a, dataset="digits", widths=[128, 128], val=300, long="")
     device = setup(a)
+    # one load for the name, the sizes the models are built for and the default validation size
+    probe = data.load(a.dataset, subset=a.subset, seed=a.seeds[0])
     if a.val is None:
-        a.val = round(len(data.load(a.dataset, subset=a.subset, seed=a.seeds[0]).train) / 6)
+        a.val = round(len(probe.train) / 6)
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in READOUTS]
     if unknown:
@@ -143,7 +145,6 @@ def main(argv=None):
         a.long = ""  # the longer run belongs to a method of this table
     base = dict(dataset=a.dataset, subset=a.subset, val=a.val, val_seed=a.val_seed, widths=a.widths,
                 batch_size=a.batch_size, epochs_main=a.epochs, threads=a.threads, device=str(device))
-    probe = data.load(a.dataset, subset=a.subset, val=a.val, val_seed=a.val_seed, seed=a.seeds[0])
     # the package defaults are part of a run's identity: a recorded run of other defaults is not reused
     defaults = {m: dict(config=build(m, probe, a.widths, seed=0).config, lr=DEFAULT_LR[m])
                 for m in set(methods) | ({a.long.split(":")[0]} if a.long else set())}
