@@ -321,3 +321,20 @@ def test_timing_figures_use_the_suites_colour_blind_safe_colours():
     fig = tv.plot_profile(prof)
     assert to_hex(fig.axes[0].patches[0].get_facecolor()) in [c.lower() for c in OKABE_ITO]
     plt.close("all")
+
+
+def test_compile_variants_script_tiny(tmp_path):
+    """Every variant trains the same model (same losses as the readable path) and gets a ratio to backprop."""
+    out = _script("compile_variants").main(
+        ["--quick", "--dataset", "digits", "--compile-backend", "aot_eager", "--variants",
+         "plain,compiled,compiled-autograd", "--out-dir", str(tmp_path)])
+    rows = {(r["method"], r["variant"]): r for r in out["rows"]}
+    assert set(rows) == {(m, v) for m in ("hff", "bp") for v in ("plain", "compiled", "compiled-autograd")}
+    for (m, v), r in rows.items():
+        assert r["loss_drift"] < 1e-5, (m, v)
+        assert r["ratio_to_bp"] == pytest.approx(r["step_ms"] / rows[("bp", v)]["step_ms"])
+    assert json.loads((tmp_path / "compile_variants_quick.json").read_text())["meta"]["config"]["variants"] == [
+        "plain", "compiled", "compiled-autograd"]
+    with pytest.raises(SystemExit, match="inductor setting"):
+        _script("compile_variants").main(["--quick", "--dataset", "digits", "--compile-backend", "aot_eager",
+                                          "--variants", "plain,cpp-wrapper", "--out-dir", str(tmp_path)])
