@@ -47,18 +47,22 @@ class CompiledModel:
 
     ``train.train_step`` takes it in place of the model (it only calls
     ``backward_local``); the model itself is ``.model``, unchanged, and
-    predicts eagerly as before. ``mode``, ``backend`` and ``dynamic`` are
-    passed to ``torch.compile``.
+    predicts eagerly as before. ``mode``, ``backend``, ``dynamic`` and ``options``
+    (the backend's settings, e.g. ``{"cpp_wrapper": True}`` for inductor) are passed
+    to ``torch.compile``.
     """
 
     def __init__(self, model: LocalModel, mode: str | None = None, backend: str = "inductor",
-                 dynamic: bool = False):
+                 dynamic: bool = False, options: dict | None = None):
         if isinstance(model, CompiledModel):
             raise TypeError("This model is compiled already: pass compiled.model to compile it again.")
         if not isinstance(model, LocalModel):
             raise TypeError(f"Expected an hff_edu model (a LocalModel), got {type(model).__name__}.")
+        if mode is not None and options:
+            raise ValueError(f"mode={mode!r} and options={options!r}: torch.compile takes one of them; "
+                             "a mode is a named set of options, so put what it sets into options instead.")
         self.model = model
-        self.options = dict(mode=mode, backend=backend, dynamic=dynamic)
+        self.options = dict(mode=mode, backend=backend, dynamic=dynamic, options=options or None)
         self._losses = torch.compile(_own_copy(model.local_losses), **self.options)
 
     def local_losses(self, x: torch.Tensor, y: torch.Tensor, generator=None) -> list[torch.Tensor]:
@@ -98,7 +102,7 @@ def _own_copy(method):
 def stepper(model: LocalModel, compile=False):
     """What ``train.fit`` steps: the model itself (``compile=False``), or a
     :class:`CompiledModel` of it (``True``, or a dict of ``torch.compile`` options,
-    e.g. ``{"mode": "max-autotune-no-cudagraphs"}``)."""
+    e.g. ``{"mode": "max-autotune-no-cudagraphs"}`` or ``{"options": {"cpp_wrapper": True}}``)."""
     if compile is False or compile is None:
         return model
     if compile is True:
@@ -106,7 +110,7 @@ def stepper(model: LocalModel, compile=False):
     if isinstance(compile, dict):
         return CompiledModel(model, **compile)
     raise TypeError(f"compile={compile!r}: give True, False or a dict of torch.compile options "
-                    "(mode, backend, dynamic).")
+                    "(mode, backend, dynamic, options).")
 
 
 def model_of(model) -> LocalModel:

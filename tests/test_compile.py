@@ -88,6 +88,10 @@ def test_stepper_and_wrong_arguments(small):
         fast.stepper(model, "yes")
     with pytest.raises(TypeError, match="compiled already"):
         fast.CompiledModel(wrapped)
+    # a backend's settings reach torch.compile; a mode and options together are refused by name
+    assert fast.stepper(model, {"options": {"cpp_wrapper": True}}).options["options"] == {"cpp_wrapper": True}
+    with pytest.raises(ValueError, match="takes one of them"):
+        fast.CompiledModel(model, mode="max-autotune", options={"cpp_wrapper": True})
     with pytest.raises(TypeError, match="LocalModel"):
         fast.CompiledModel(torch.nn.Linear(2, 2))
 
