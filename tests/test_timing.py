@@ -326,7 +326,7 @@ def test_timing_figures_use_the_suites_colour_blind_safe_colours():
 def test_compile_variants_script_tiny(tmp_path):
     """Every variant trains the same model (same losses as the readable path) and gets a ratio to backprop."""
     out = _script("compile_variants").main(
-        ["--quick", "--dataset", "digits", "--compile-backend", "aot_eager", "--variants",
+        ["--quick", "--compile-backend", "aot_eager", "--variants",
          "plain,compiled,compiled-autograd", "--out-dir", str(tmp_path)])
     rows = {(r["method"], r["variant"]): r for r in out["rows"]}
     assert set(rows) == {(m, v) for m in ("hff", "bp") for v in ("plain", "compiled", "compiled-autograd")}
@@ -336,5 +336,5 @@ def test_compile_variants_script_tiny(tmp_path):
     assert json.loads((tmp_path / "compile_variants_quick.json").read_text())["meta"]["config"]["variants"] == [
         "plain", "compiled", "compiled-autograd"]
     with pytest.raises(SystemExit, match="inductor setting"):
-        _script("compile_variants").main(["--quick", "--dataset", "digits", "--compile-backend", "aot_eager",
+        _script("compile_variants").main(["--quick", "--compile-backend", "aot_eager",
                                           "--variants", "plain,cpp-wrapper", "--out-dir", str(tmp_path)])
