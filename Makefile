@@ -8,12 +8,13 @@ PROFILE ?= classroom
 TORCH_INDEX ?=
 
 .PHONY: setup data kernel js chromium test unit browser notebooks strip results lab lab-reset clean help \
-        student student-check book site-test dist install-test warm-cache
+        student student-check book site-test dist install-test warm-cache repro
 
 help:
 	@echo "make setup      create $(VENV), install hff-edu with its dev extra, register the Jupyter kernel, get offline data"
 	@echo "make test       unit tests, every notebook in the smoke profile (with offline HTML), the smoke site, then the browser tests"
 	@echo "make unit       unit tests only"
+	@echo "make repro      the reproducibility tests under other CPU code paths (MKL AVX2/SSE4.2, ATen default, 1 and 2 threads)"
 	@echo "make browser    the browser tests only: JupyterLab and the offline HTML in headless Chromium"
 	@echo "make notebooks  execute every notebook (PROFILE=smoke|classroom|full) into build/notebooks/, with HTML"
 	@echo "make strip      remove outputs from the source notebooks"
@@ -77,6 +78,11 @@ browser:
 
 unit:
 	$(PY) -m pytest
+
+# the same seed, the same numbers on every CPU: tests/test_reference.py and tests/test_portable.py under
+# other MKL/ATen code paths and thread counts, then every model kind's seeded run compared across them
+repro:
+	$(PY) benchmarks/portability.py
 
 notebooks:
 	$(PY) -m hff_edu.notebook_runner --profile $(PROFILE) --html

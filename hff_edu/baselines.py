@@ -197,7 +197,8 @@ class LocalCEConvNet(ConvModel):
     def _head(c: int, d: int | None, num_classes: int) -> nn.Module:
         if d is None:
             return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
-        return nn.Sequential(nn.Conv2d(c, d, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        # no conv bias: the BatchNorm after it removes any shift (see hff.AuxConvHead)
+        return nn.Sequential(nn.Conv2d(c, d, 1, bias=False), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                              BatchNorm1d(d), nn.Linear(d, num_classes))
 
     # The same bookkeeping as the MLP's: one piece of code serves both.

@@ -40,12 +40,41 @@ def random_prototypes(n: int, d: int, seed: int = 0) -> torch.Tensor:
     return normalise(torch.randn(n, d, generator=g))
 
 
+def helmert_basis(n: int) -> torch.Tensor:
+    """An orthonormal basis of the hyperplane ``sum(x) = 0`` in ``R^n``, in closed form: ``(n-1, n)``.
+
+    Row ``k`` (k = 1 .. n-1) is ``(1, ..., 1, -k, 0, ..., 0) / sqrt(k (k + 1))`` with ``k``
+    ones: the Helmert contrasts. Written out rather than taken from an SVD of
+    ``I - 11^T/n``: all its singular values are equal, so any orthonormal basis of the span
+    is a valid answer and LAPACK returns a different one on different CPUs.
+    """
+    h = torch.zeros(n - 1, n, dtype=torch.float64)
+    for k in range(1, n):
+        h[k - 1, :k] = 1.0
+        h[k - 1, k] = -float(k)
+        h[k - 1] /= math.sqrt(k * (k + 1))
+    return h
+
+
+def random_rotation(d: int, seed: int = 0) -> torch.Tensor:
+    """A random orthogonal ``d x d`` matrix (Haar measure), the same on every CPU for a seed.
+
+    QR of a Gaussian matrix with the signs fixed (``R``'s diagonal made positive), which
+    makes the factorisation unique: without it, which columns come out negated is up to the
+    LAPACK code path, and the rotation would differ between machines.
+    """
+    g = torch.Generator().manual_seed(seed)
+    q, r = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r)).masked_fill(torch.diagonal(r) == 0, 1.0)
+
+
 def simplex_etf(n: int, d: int, seed: int = 0) -> torch.Tensor:
     """Simplex equiangular tight frame: ``n`` unit vectors in ``R^d`` with pairwise cosine ``-1/(n-1)``.
 
-    The most spread-out ``n`` points possible; needs ``d >= n - 1``. Built from
-    the centred standard basis ``I - 11^T/n`` (rank n-1), written in an
-    orthonormal basis of its span, then rotated at random into ``R^d``.
+    The most spread-out ``n`` points possible; needs ``d >= n - 1``. The centred standard
+    basis ``e_i - 1/n`` written in the closed-form :func:`helmert_basis` of its (n-1)-dim
+    span, then turned by :func:`random_rotation` into ``R^d``: both are CPU-independent, so a
+    seed gives the same prototypes on every machine (to float rounding).
     """
     _check_nd(n, d)
     if n == 1:
@@ -53,13 +82,8 @@ def simplex_etf(n: int, d: int, seed: int = 0) -> torch.Tensor:
     if d < n - 1:
         raise ValueError(f"A simplex ETF of {n} points needs dimension d >= {n - 1}, got d={d}: "
                          "use init='separated' (Tammes optimiser) or widen the layer.")
-    centred = torch.eye(n, dtype=torch.float64) - 1.0 / n
-    # Orthonormal basis of the (n-1)-dim span: coordinates of the n points in it.
-    u, s, _ = torch.linalg.svd(centred)
-    coords = u[:, : n - 1] * s[: n - 1]  # (n, n-1)
-    g = torch.Generator().manual_seed(seed)
-    q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
-    points = coords @ q[: n - 1]  # rotate into R^d
+    coords = helmert_basis(n).T  # (n, n-1): point i = e_i - 1/n in the Helmert basis
+    points = coords @ random_rotation(d, seed)[: n - 1]  # rotate into R^d
     return normalise(points).float()
 
 

@@ -114,13 +114,15 @@ class AuxConvHead(nn.Module):
     bottleneck (d < C*K - 1 cannot even hold C*K equally spread prototypes).
     BatchNorm over the pooled vector centres it [ours]: the block's output is
     non-negative (after ReLU), so without centring every z starts in the same
-    orthant, near every other z, and learning starts slowly.
+    orthant, near every other z, and learning starts slowly. The convolution has no bias:
+    BatchNorm subtracts the batch mean, so a bias would get a gradient of zero up to rounding,
+    which Adam's normalised steps turn into a random walk that differs from CPU to CPU.
     """
 
     def __init__(self, in_channels: int, dim: int, num_classes: int, per_class: int = 1,
                  init: str = "etf", learnable: bool = True, seed: int = 0, tau_p: float = 0.1):
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, dim, 1)
+        self.conv = nn.Conv2d(in_channels, dim, 1, bias=False)  # BatchNorm follows
         self.norm = BatchNorm1d(dim)
         self.prototypes = Prototypes(num_classes, per_class, dim, init, learnable, seed, tau_p)
 

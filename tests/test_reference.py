@@ -1,10 +1,10 @@
 """Behaviour pinned by a stored reference: every model kind, trained with a fixed seed,
 gives the same losses, weights and predictions as when the reference was written.
 
-The reference (``tests/data/reference.pt``) was written before the package was
-reorganised (one algorithm, one file), so this test shows that the move changed no
-number. Regenerate it only for a deliberate change of behaviour, and say so in the
-commit:
+The same numbers on every CPU: ``make repro`` runs this file under other code paths of
+MKL and ATen (``MKL_ENABLE_INSTRUCTIONS=AVX2``, ``=SSE4_2``, ``ATEN_CPU_CAPABILITY=default``)
+and one and two threads, standing in for the machines we do not have. Regenerate the
+reference only for a deliberate change of behaviour, and say so in the commit:
 
     .venv/bin/python tests/test_reference.py --write
 """
@@ -33,8 +33,11 @@ KINDS = {
 
 
 def compute(kind: str) -> dict:
-    """Train ``kind`` for two short epochs on a digits subset; what it learned, in numbers."""
-    torch.set_num_threads(1)
+    """Train ``kind`` for two short epochs on a digits subset; what it learned, in numbers.
+
+    Runs at torch's thread count (``OMP_NUM_THREADS``): ``make repro`` runs this file under
+    one and two threads and under other CPU code paths, and every one must match the reference.
+    """
     ds = data.load("digits", subset=240, test_subset=120, seed=3)
     sizes, kwargs = KINDS[kind]
     model = models.build(kind, ds, sizes, **kwargs)

@@ -64,8 +64,8 @@ def pca_sphere(z) -> np.ndarray:
     """The fallback view: first three principal components of ``z`` (N, d), each row normalised.
 
     Centre the embeddings, project onto the top-3 right singular vectors, put
-    every point back on S^2. Linear and deterministic (up to the sign of each
-    component) but it keeps only the three directions of largest variance,
+    every point back on S^2. Linear and deterministic: each component's sign is fixed
+    (its largest loading positive), since an SVD's signs depend on the CPU's code path. It keeps only the three directions of largest variance,
     which for 10 classes in a wide layer is rarely enough: classes overlap in
     the picture even when they are separated in d dimensions. Layers narrower
     than 3 are padded with zeros.
@@ -73,7 +73,9 @@ def pca_sphere(z) -> np.ndarray:
     z = _as_matrix(z)
     centred = z - z.mean(axis=0, keepdims=True)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    proj = centred @ vt[:3].T
+    vt = vt[:3]
+    vt = vt * np.where(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)] < 0, -1.0, 1.0)[:, None]
+    proj = centred @ vt.T
     if proj.shape[1] < 3:
         proj = np.pad(proj, ((0, 0), (0, 3 - proj.shape[1])))
     return _unit_rows(proj)
