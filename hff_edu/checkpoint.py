@@ -43,6 +43,11 @@ _FIELDS = ("kind", "config", "state_dict")
 def save(model: LocalModel, path: str | os.PathLike, **extra) -> Path:
     """Write ``model`` (class, config, weights) and any JSON-able ``extra`` to ``path``, atomically."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: save needs a file name, e.g. {path / 'model.pt'}.")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ValueError(f"{path.parent} is a file, so {path} cannot be written inside it: "
+                         "choose a path whose folder is a folder (or does not exist yet).")
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = dict(format=FORMAT, version=__version__, kind=type(model).__name__,
                    config=model.config, state_dict={k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -179,8 +184,8 @@ def train_or_load(method: str, ds: DataBundle, widths, fit_kwargs: dict | None =
     """Train ``method`` on ``ds`` with ``fit_kwargs``, or load it from the cache.
 
     The cache file ``<data root>/models/<method>-<dataset>-<hash>.pt`` is keyed by
-    the full configuration (method, model arguments, training arguments, package
-    version) **and the data**: ``ds.fingerprint()`` hashes every split's tensors, so
+    the full configuration (method, model arguments and the initial weights they give,
+    training arguments, package version) **and the data**: ``ds.fingerprint()`` hashes every split's tensors, so
     two bundles of the same size but different contents, or another subset seed,
     never share an entry. The key's parts are stored beside the model and compared
     on load: a file whose parts differ (a hash collision, a renamed file), an old
@@ -192,14 +197,16 @@ def train_or_load(method: str, ds: DataBundle, widths, fit_kwargs: dict | None =
     """
     fit_kwargs = dict(fit_kwargs or {})
     callbacks = list(fit_kwargs.get("callbacks") or ())
-    parts = cache_parts(method, dict(model_kwargs, widths=list(widths)), ds, _key_kwargs(fit_kwargs, callbacks),
-                        data_kwargs)
+    # The untrained model's weights are part of the key (building it takes milliseconds): a change
+    # in how a method initialises (its prototypes, its layers) never gets an old cached model back.
+    model = build(method, ds, widths, **model_kwargs)
+    model_id = dict(model_kwargs, widths=list(widths), initial_weights=_tensor_digest(model.state_dict()))
+    parts = cache_parts(method, model_id, ds, _key_kwargs(fit_kwargs, callbacks), data_kwargs)
     path = _cache_dir(cache_dir) / f"{method}-{ds.name}-{cache_key(parts)}.pt"
     if path.is_file() and not retrain:
         cached = _load_cached(path, parts)
         if cached is not None and _restore_recordings(callbacks, cached[2]):
             return cached[0], cached[1]
-    model = build(method, ds, widths, **model_kwargs)
     history = fit(model, ds, **fit_kwargs)
     save(model, path, history=history.to_dict(), method=method_of(model), dataset=ds.name, cache_key=parts,
          recordings=_recordings(callbacks))

@@ -565,16 +565,35 @@ def _digits(seed: int):
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (the MNIST format), gzipped or not."""
+    """Read an IDX file (the MNIST format), gzipped or not.
+
+    A file cut short (a half-finished download or copy) raises an error that names it and says
+    how to get it again, rather than numpy's "cannot reshape array".
+    """
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] != b"\x00\x00" or raw[2] != 8:
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes.")
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, OSError) as e:  # gzip: "Compressed file ended before the end-of-stream marker"
+        raise ValueError(f"{path} cannot be read ({e}). {_REFETCH}") from None
+    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != 8:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes. {_REFETCH}")
     ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path} is cut short inside its header. {_REFETCH}")
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    return data.reshape(dims)
+    expected = int(np.prod(dims)) if dims else 0
+    if len(raw) - header != expected:
+        raise ValueError(f"{path} holds {len(raw) - header:,} bytes of data but its header announces "
+                         f"{' x '.join(map(str, dims))} = {expected:,}: the file is "
+                         f"{'truncated' if len(raw) - header < expected else 'longer than its header says'}. "
+                         f"{_REFETCH}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+_REFETCH = ("Delete it and fetch it again (torchvision's download, data.load(name, download=True), "
+            "or Debian's dataset-fashion-mnist package).")
 
 
 def _find_idx(folder: Path, stem: str) -> Path | None:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ConvModel, gap
-from .protocol import MLPModel, check_bool, check_choice, check_positive
+from .protocol import MLPModel, check_bool, check_choice, check_positive, tracing
 
 EPS = 1e-8
 
@@ -66,14 +66,28 @@ def overlay_label(x: torch.Tensor, label: torch.Tensor | None, num_classes: int,
     if label is None:
         code = torch.full((n, num_classes), scale / num_classes, device=x.device, dtype=x.dtype)
     else:
-        if isinstance(label, int):
-            label = torch.full((n,), label, device=x.device, dtype=torch.long)
-        code = F.one_hot(label, num_classes).to(x.dtype) * scale
+        code = F.one_hot(_label_tensor(label, n, num_classes, x.device), num_classes).to(x.dtype) * scale
     if mode == "append":
         return torch.cat([x, code], dim=1)
     if mode == "overwrite":
         return torch.cat([code, x[:, num_classes:]], dim=1)
     raise ValueError(f"Unknown label mode {mode!r}: choose 'overwrite' or 'append'.")
+
+
+def _label_tensor(label, n: int, num_classes: int, device) -> torch.Tensor:
+    """``label`` (an int for the whole batch, or one class index per sample) as a long tensor of
+    ``n`` classes, each checked to lie in ``[0, num_classes)``."""
+    if not torch.is_tensor(label):
+        if isinstance(label, bool) or not hasattr(label, "__index__"):
+            raise ValueError(f"label is a {type(label).__name__}: give a class index (an int for the whole "
+                             f"batch, or a tensor of {n} class indices), or None for the neutral label.")
+        label = torch.full((n,), label.__index__(), device=device, dtype=torch.long)
+    if label.dtype.is_floating_point or label.dtype == torch.bool:
+        raise ValueError(f"label has dtype {label.dtype}: give integer class indices (torch.long).")
+    if label.numel() and not tracing() and (int(label.min()) < 0 or int(label.max()) >= num_classes):
+        raise ValueError(f"label {int(label.min()) if int(label.min()) < 0 else int(label.max())} is not a "
+                         f"class: this model has {num_classes} classes, labelled 0 to {num_classes - 1}.")
+    return label.long()
 
 
 def label_planes(x: torch.Tensor, label, num_classes: int, mode: str = "channels") -> torch.Tensor:
@@ -91,9 +105,7 @@ def label_planes(x: torch.Tensor, label, num_classes: int, mode: str = "channels
     elif torch.is_tensor(label) and label.dim() == 2:  # a ready-made code (N, C)
         code = label.to(x.dtype)
     else:
-        if isinstance(label, int):
-            label = torch.full((n,), label, device=x.device, dtype=torch.long)
-        code = F.one_hot(label, num_classes).to(x.dtype)
+        code = F.one_hot(_label_tensor(label, n, num_classes, x.device), num_classes).to(x.dtype)
     if mode == "channels":
         return torch.cat([x, code[:, :, None, None].expand(n, num_classes, h, w)], dim=1)
     if mode == "overlay":

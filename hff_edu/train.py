@@ -140,16 +140,23 @@ def evaluate(model: LocalModel, split: Split, batch_size: int = 1000) -> dict:
 
 
 @torch.no_grad()
-def accuracy(model: LocalModel, split: Split, batch_size: int = 1000, **predict_kwargs) -> float:
-    """Accuracy of ``model.predict`` on ``split`` (no per-layer pass)."""
+def correct(model: LocalModel, split: Split, batch_size: int = 1000, **predict_kwargs) -> torch.Tensor:
+    """Right or wrong per sample: ``model.predict(x) == y`` over ``split`` (a bool tensor on the CPU).
+
+    What a paired comparison of two models on one test set needs (``stats.mcnemar``)."""
     was_training = model.training
     model.eval()
-    correct = 0
+    out = []
     for i in range(0, len(split), batch_size):
         x = split.x[i:i + batch_size].to(model.device)
-        correct += int((model.predict(x, **predict_kwargs) == split.y[i:i + batch_size].to(model.device)).sum())
+        out.append((model.predict(x, **predict_kwargs) == split.y[i:i + batch_size].to(model.device)).cpu())
     model.train(was_training)
-    return correct / len(split)
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.bool)
+
+
+def accuracy(model: LocalModel, split: Split, batch_size: int = 1000, **predict_kwargs) -> float:
+    """Accuracy of ``model.predict`` on ``split`` (no per-layer pass)."""
+    return float(correct(model, split, batch_size, **predict_kwargs).double().mean())
 
 
 def fit(model: LocalModel, ds: DataBundle, epochs: int | None = None, batch_size: int = 100,
@@ -364,13 +371,20 @@ def chance_level(split: Split) -> float:
 
 def _note_run(history: History, splits: dict, probe: Split, lr: float, first_losses: list) -> None:
     """Note (and warn) when the final accuracy is within two binomial standard errors of chance,
-    or when a loss ends more than 100x above its first step's value."""
+    when a loss ends more than 100x above its first step's value, or when every loss ends above
+    where it started (training went backwards: a learning rate far too high does that to HFF,
+    whose bounded cosines never let the loss blow up)."""
     notes = []
-    for name, first, last in zip(history.loss_names, first_losses, history.final["train_loss"]):
+    pairs = list(zip(history.loss_names, first_losses, history.final["train_loss"]))
+    for name, first, last in pairs:
         if last > 100 * max(first, 1e-2):
             notes.append(f"{history.method}'s loss of {name} rose from {first:.3g} at the first step to {last:.3g} "
                          f"in the last epoch: training diverged (lr={lr:g}). Lower the learning rate "
                          f"(e.g. lr={lr / 10:g}).")
+    if not notes and pairs and all(last > 1.05 * first for _, first, last in pairs):
+        notes.append(f"Every loss of {history.method} ended above where it started (e.g. {pairs[-1][0]}: "
+                     f"{pairs[-1][1]:.3g} at the first step, {pairs[-1][2]:.3g} in the last epoch): training went "
+                     f"backwards. The learning rate (lr={lr:g}) is likely far too high; 1e-3 suits Adam.")
     name, split = next(iter(splits.items()), ("train", probe))
     acc = history.final[f"{name}_acc"]
     chance = chance_level(split)

@@ -75,6 +75,30 @@ def tampered(tmp, change):
     return path
 
 
+def fashion_root(tmp, cut: str | None = None, gz: bool = False):
+    """A data root holding small, valid Fashion-MNIST IDX files (torchvision's layout), with the file
+    named ``cut`` truncated as a half-finished download leaves it."""
+    import gzip
+    raw = tmp / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for stem, dims in (("train-images-idx3-ubyte", (5, 5, 5)), ("train-labels-idx1-ubyte", (5,)),
+                       ("t10k-images-idx3-ubyte", (5, 5, 5)), ("t10k-labels-idx1-ubyte", (5,))):
+        body = bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+        body += bytes(int(np.prod(dims)) * [1])
+        if stem == cut:
+            body = body[:4 + 4 * len(dims) + (7 if len(dims) == 3 else 2)]
+        if gz:
+            with gzip.open(raw / f"{stem}.gz", "wb") as f:
+                f.write(body)
+        else:
+            (raw / stem).write_bytes(body)
+    return tmp
+
+
+def load_fashion(root):
+    return data.load("fashion-mnist", root=root, download=False)
+
+
 def truncated(tmp):
     path = saved(tmp)
     raw = path.read_bytes()
@@ -135,6 +159,14 @@ BAD = [
     ("model input", "float64 1e300", lambda t: hff.HFFNet(10, [8], 3).predict(torch.full((2, 10), 1e300, dtype=torch.float64)),
      ValueError, "beyond float32's range"),
     ("model input", "labels out of range", lambda t: hff.HFFNet(10, [8], 3).local_losses(X10, Y3 + 1), ValueError, r"\[0, 3\)"),
+    ("model input", "FF label outside the classes", lambda t: ff.FFNet(10, [8], 3).activities(X10, 3), ValueError,
+     "label 3 is not a class: this model has 3 classes, labelled 0 to 2"),
+    ("model input", "FF negative label tensor", lambda t: ff.FFNet(10, [8], 3).activities(X10, Y3 - 1), ValueError,
+     "label -1 is not a class"),
+    ("model input", "FF float label", lambda t: ff.FFNet(10, [8], 3).activities(X10, 1.0), ValueError,
+     "label is a float: give a class index"),
+    ("model input", "conv FF label outside the classes", lambda t: ff.FFConvNet(1, [4], 3).activities(torch.randn(2, 1, 8, 8), 5),
+     ValueError, "label 5 is not a class"),
     ("model input", "float labels", lambda t: baselines.LocalCENet(10, [8], 3).local_losses(X10, Y3.float()), ValueError,
      "integer class indices"),
     ("model input", "conv flat input", lambda t: hff.HFFConvNet(1, [4], 3).predict(torch.randn(2, 64)), ValueError,
@@ -232,6 +264,11 @@ BAD = [
      "beyond float32's range"),
     ("from_arrays", "val empties a class", lambda t: data.from_arrays(np.zeros((5, 2)), [0, 0, 0, 0, 1], np.zeros((2, 2)), [0, 1],
                                                                       val=0.5), ValueError, r"leaves class\(es\) \[1\]"),
+    ("data", "truncated IDX images", lambda t: load_fashion(fashion_root(t, cut="train-images-idx3-ubyte")), ValueError,
+     r"train-images-idx3-ubyte holds 7 bytes of data but its header announces 5 x 5 x 5 = 125: the file is truncated\. "
+     "Delete it and fetch it again"),
+    ("data", "truncated IDX labels, gzipped", lambda t: load_fashion(fashion_root(t, cut="t10k-labels-idx1-ubyte", gz=True)),
+     ValueError, r"t10k-labels-idx1-ubyte.gz .*fetch it again"),
     ("from_arrays", "name not str", lambda t: data.from_arrays(*table(), *table(), name=3), ValueError, "name=3"),
     ("from_arrays", "complex", lambda t: data.from_arrays(np.ones((2, 2)) * 1j, [0, 1], np.ones((1, 2)), [0]), ValueError,
      "complex"),
@@ -258,6 +295,10 @@ BAD = [
      "incomplete"),
     ("checkpoint", "missing file", lambda t: checkpoint.load(t / "nothing.pt"), FileNotFoundError, "No checkpoint at"),
     ("checkpoint", "folder", lambda t: checkpoint.load(t), ValueError, "is a folder"),
+    ("checkpoint", "save onto a folder", lambda t: checkpoint.save(hff.HFFNet(10, [8], 3), t), ValueError,
+     r"is a folder: save needs a file name, e.g. .*model\.pt"),
+    ("checkpoint", "save inside a file", lambda t: checkpoint.save(hff.HFFNet(10, [8], 3), write(t, "f", b"x") / "m.pt"),
+     ValueError, "is a file, so"),
     ("checkpoint", "other architecture", lambda t: checkpoint.load_into(hff.HFFNet(10, [16], 3), saved(t)), ValueError,
      "build the model with the checkpoint's configuration"),
     pytest.param("checkpoint", "device cuda", lambda t: checkpoint.load(saved(t), device="cuda"), ValueError,
@@ -444,18 +485,18 @@ def edge_empty_fit():
 
 def edge_huge_lr_says_so():
     ds = data.load("digits", subset=300)
-    with pytest.warns(train.TrainingWarning, match="chance level"):
+    with pytest.warns(train.TrainingWarning, match="went backwards"):
         h = train.fit(models.build("hff", ds, [64]), ds, epochs=3, lr=1e6, progress=False)
-    assert any("chance level" in n for n in h.notes)
+    assert any("likely far too high" in n for n in h.notes)
     with pytest.warns(train.TrainingWarning, match="training diverged"):
         h = train.fit(models.build("bp", ds, [64]), ds, epochs=3, lr=1e6, progress=False)
     assert any("rose from" in n for n in h.notes)
 
 
-def edge_cli_chance_warning(capsys):
+def edge_cli_huge_lr_warning(capsys):
     assert cli.main(T + ["--lr", "1e6", "--epochs", "3", "--widths", "64", "--subset", "300"]) == 0
     out = capsys.readouterr()
-    assert "final test accuracy" in out.out and "warning: HFFNet ended at chance level" in out.err
+    assert "final test accuracy" in out.out and "warning: Every loss of HFFNet ended above where it started" in out.err
 
 
 EDGE = {f.__name__[5:]: f for f in (edge_conv_batch_of_one_in_train_mode, edge_conv_last_batch_of_one,
@@ -470,8 +511,8 @@ def test_edge_input(name):
     EDGE[name]()
 
 
-def test_cli_edge_chance_warning(capsys):
-    edge_cli_chance_warning(capsys)
+def test_cli_edge_huge_lr_warning(capsys):
+    edge_cli_huge_lr_warning(capsys)
 
 
 def test_matrix_size():

@@ -72,3 +72,16 @@ def test_a_callback_without_a_recording_trains_every_time(digits, tmp_path):
         checkpoint.fit_or_load(hff.HFFNet(digits.in_features, [8], 10), digits, cache_dir=tmp_path,
                                callbacks=[counter], **dict(FIT, epochs=1))
     assert calls == [0, 1, 0, 1]
+
+
+def test_train_or_load_trains_again_when_a_method_initialises_differently(digits, tmp_path, monkeypatch):
+    # the same arguments, but the package now builds other initial weights (as when the ETF
+    # construction changed): the old cached model must not come back
+    from hff_edu import geometry
+    checkpoint.train_or_load("hff", digits, [16], fit_kwargs=FIT, cache_dir=tmp_path)
+    monkeypatch.setattr(checkpoint, "fit", _no_training)
+    checkpoint.train_or_load("hff", digits, [16], fit_kwargs=FIT, cache_dir=tmp_path)  # a hit
+    real = geometry.simplex_etf
+    monkeypatch.setattr(geometry, "simplex_etf", lambda n, d, seed=0: real(n, d, seed + 1))
+    with pytest.raises(AssertionError, match="trained again"):
+        checkpoint.train_or_load("hff", digits, [16], fit_kwargs=FIT, cache_dir=tmp_path)
