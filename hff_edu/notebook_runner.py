@@ -76,6 +76,8 @@ def notebook_env(profile: str = "classroom") -> None:
     from .widgets import FRAMES_ENV
     os.environ[FRAMES_ENV] = "1"  # no widget frontend: interactive figures store their frames
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    from .claims import MODE_ENV
+    os.environ.setdefault(MODE_ENV, "strict")  # a claim that does not hold fails the run (claims.py)
 
 
 def repoll_kernel_messages(step: float = 1.0) -> None:
@@ -238,7 +240,10 @@ def main(argv=None) -> int:
     p.add_argument("--only", nargs="*", help="run only these notebooks (name prefixes, e.g. 00 03_hff)")
     p.add_argument("--html", action="store_true", help="also render each executed notebook to HTML")
     p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
-    p.add_argument("--out", default=None, help="build folder (default build/notebooks/<profile>)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="the notebooks' SEED parameter (default: each notebook's own, 0)")
+    p.add_argument("--out", default=None,
+                   help="build folder (default build/notebooks/<profile>, or <profile>-seed<N> with --seed N)")
     p.add_argument("--strip", action="store_true", help="strip outputs from the source notebooks and exit")
     p.add_argument("--lab-copies", action="store_true",
                    help=f"create missing working copies under {LAB.relative_to(ROOT)}/ for JupyterLab and exit")
@@ -265,17 +270,19 @@ def main(argv=None) -> int:
             print(e, file=sys.stderr)
             return 2
     timeout = a.timeout or {"smoke": 300, "classroom": 1200, "full": 7200}[a.profile]
-    out_dir = Path(a.out) if a.out else BUILD / a.profile
+    seeded = a.seed is not None and a.seed != 0
+    out_dir = Path(a.out) if a.out else BUILD / (f"{a.profile}-seed{a.seed}" if seeded else a.profile)
+    parameters = {"SEED": a.seed} if a.seed is not None else None
     timings, failed = {}, []
     for path in paths:
-        print(f"running {path.name} ({a.profile}) ...", flush=True)
+        print(f"running {path.name} ({a.profile}{f', SEED = {a.seed}' if a.seed is not None else ''}) ...", flush=True)
         try:
-            timings[path.name] = round(execute(path, a.profile, out_dir, timeout, a.html), 1)
+            timings[path.name] = round(execute(path, a.profile, out_dir, timeout, a.html, parameters), 1)
             print(f"  ok in {timings[path.name]:.1f} s", flush=True)
         except NotebookFailed as e:
             failed.append(path.name)
             print(f"  FAILED: {e}", file=sys.stderr, flush=True)
-    (out_dir / "timings.json").write_text(json.dumps(dict(profile=a.profile, seconds=timings), indent=2))
+    (out_dir / "timings.json").write_text(json.dumps(dict(profile=a.profile, seed=a.seed, seconds=timings), indent=2))
     print(f"executed notebooks in {out_dir}; timings in {out_dir / 'timings.json'}")
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)

@@ -125,18 +125,25 @@ class History:
 def evaluate(model: LocalModel, split: Split, batch_size: int = 1000) -> dict:
     """Accuracy of ``predict`` (the model's default mode/rule) and of every layer's own
     prediction on ``split``."""
+    right, layers = correct_by_layer(model, split, batch_size)
+    return dict(acc=float(right.double().mean()), layer_acc=[float(c.double().mean()) for c in layers])
+
+
+@torch.no_grad()
+def correct_by_layer(model: LocalModel, split: Split, batch_size: int = 1000) -> tuple[torch.Tensor, list]:
+    """Right or wrong per sample (bool tensors on the CPU) for ``predict`` and for every layer's own
+    prediction, from one pass per batch: what paired comparisons of layers need."""
     was_training = model.training
     model.eval()
-    correct, layer_correct, n = 0, None, len(split)
-    for i in range(0, n, batch_size):
+    right, layers = [], []
+    for i in range(0, len(split), batch_size):
         x = split.x[i:i + batch_size].to(model.device)
         y = split.y[i:i + batch_size].to(model.device)
-        pred, layers = model.predict_and_layers(x)
-        correct += int((pred == y).sum())
-        per_layer = [int((p == y).sum()) for p in layers]
-        layer_correct = per_layer if layer_correct is None else [a + b for a, b in zip(layer_correct, per_layer)]
+        pred, per_layer = model.predict_and_layers(x)
+        right.append((pred == y).cpu())
+        layers.append([(p == y).cpu() for p in per_layer])
     model.train(was_training)
-    return dict(acc=correct / n, layer_acc=[c / n for c in layer_correct])
+    return torch.cat(right), [torch.cat(col) for col in zip(*layers)]
 
 
 @torch.no_grad()

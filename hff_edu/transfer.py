@@ -113,17 +113,23 @@ def mean_prototypes(z: torch.Tensor, y: torch.Tensor, num_classes: int | None = 
     return normalise(sums)
 
 
-def prototype_accuracy(z: torch.Tensor, y: torch.Tensor, prototypes: torch.Tensor) -> float:
-    """Nearest-prototype accuracy: argmax_c <z, p_c> (cosine) against labels ``y``.
+def prototype_correct(z: torch.Tensor, y: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
+    """Right or wrong per sample (bool) of the nearest prototype, argmax_c <z, p_c> (cosine), against ``y``.
 
-    ``prototypes`` is (C, d) or (C, K, d) (then the best of a class's K counts).
+    ``prototypes`` is (C, d) or (C, K, d) (then the best of a class's K counts). Paired comparisons
+    of two prototype sets on the same test samples (``stats.mcnemar``) start from this.
     """
     p = normalise(prototypes.float().cpu())
     if p.dim() == 3:
         scores = torch.einsum("nd,ckd->nck", normalise(z.float().cpu()), p).amax(2)
     else:
         scores = normalise(z.float().cpu()) @ p.T
-    return float((scores.argmax(1) == torch.as_tensor(y).cpu()).float().mean())
+    return scores.argmax(1) == torch.as_tensor(y).cpu()
+
+
+def prototype_accuracy(z: torch.Tensor, y: torch.Tensor, prototypes: torch.Tensor) -> float:
+    """Nearest-prototype accuracy: the mean of :func:`prototype_correct`."""
+    return float(prototype_correct(z, y, prototypes).float().mean())
 
 
 def fit_prototypes_only(z: torch.Tensor, y: torch.Tensor, num_classes: int | None = None,
@@ -171,8 +177,10 @@ def shots_curve(model, train: Split, test: Split, shots: Sequence[int], layer: i
     For each ``shots`` value, ``repeats`` random draws of the few-shot examples
     from ``train``; embeddings of the frozen ``model`` at ``layer``. Returns
     ``dict(shots, mean=(S, R) accuracies, learned=(S, R) or None)``, plus ``all``:
-    the class-mean accuracy with every training example. Learned prototypes start
-    from ETF and fit only on the shots (the same examples as the means).
+    the class-mean accuracy with every training example, and ``mean_per_sample`` (S, N): for
+    every test sample, the share of the R draws whose class means got it right (what a paired
+    comparison of two shot counts needs; ``learned_per_sample`` likewise for learned prototypes). Learned prototypes start from ETF and fit only on
+    the shots (the same examples as the means).
     """
     num_classes = num_classes or int(train.y.max()) + 1
     z_train = frozen_embeddings(model, train.x, layer)
@@ -180,14 +188,21 @@ def shots_curve(model, train: Split, test: Split, shots: Sequence[int], layer: i
     y_train, y_test = train.y.cpu(), test.y.cpu()
     mean_acc = torch.zeros(len(shots), repeats)
     learned_acc = torch.zeros(len(shots), repeats) if learn else None
+    per_sample = torch.zeros(len(shots), len(y_test), dtype=torch.float64)
+    learned_per_sample = torch.zeros_like(per_sample) if learn else None
     for i, k in enumerate(shots):
         for r in range(repeats):
             pick = few_shot(Split(torch.arange(len(y_train))[:, None], y_train), k, num_classes,
                             seed + 1000 * r + k).x.flatten()
             zs, ys = z_train[pick], y_train[pick]
-            mean_acc[i, r] = prototype_accuracy(z_test, y_test, mean_prototypes(zs, ys, num_classes))
+            right = prototype_correct(z_test, y_test, mean_prototypes(zs, ys, num_classes))
+            per_sample[i] += right.double() / repeats
+            mean_acc[i, r] = float(right.float().mean())
             if learn:
                 p = fit_prototypes_only(zs, ys, num_classes, epochs=learn_epochs, seed=seed + r)
-                learned_acc[i, r] = prototype_accuracy(z_test, y_test, p)
+                right = prototype_correct(z_test, y_test, p)
+                learned_per_sample[i] += right.double() / repeats
+                learned_acc[i, r] = float(right.float().mean())
     full = prototype_accuracy(z_test, y_test, mean_prototypes(z_train, y_train, num_classes))
-    return dict(shots=list(shots), mean=mean_acc, learned=learned_acc, all=full)
+    return dict(shots=list(shots), mean=mean_acc, learned=learned_acc, all=full, mean_per_sample=per_sample,
+                learned_per_sample=learned_per_sample)

@@ -11,10 +11,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hff_edu"
 #: the layers, lowest first (docs and ../shared/docs/layout.md); a module may import only
 #: from its own layer or below. Modules not listed here fail the test: place them.
 LAYERS = [
-    {"version", "protocol", "profiles", "geometry", "data", "blocks", "augment"},
+    {"version", "protocol", "profiles", "geometry", "data", "blocks", "augment", "stats"},
     {"ff", "hff", "baselines"},
     {"models"},
-    {"train", "callbacks", "checkpoint", "timing", "memory", "transfer", "parallel", "compile"},
+    {"train", "callbacks", "checkpoint", "timing", "memory", "transfer", "parallel", "compile", "load"},
     {"viz", "widgets", "exercises", "explorer", "claims"},
     {"cli", "notebook_runner", "course", "__main__", "__init__"},
 ]

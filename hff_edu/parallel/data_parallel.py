@@ -8,6 +8,7 @@ Taught in 08_parallel_training.
 """
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import torch
@@ -22,6 +23,29 @@ from .processes import DEFAULT_TIMEOUT, Comm, _report, launch
 
 # ----------------------------------------------------------------------------
 # 6. data parallelism: one replica per rank, each global batch split across the ranks
+
+def weights_apart(a: nn.Module, b: nn.Module) -> float:
+    """How far apart two models' weights are, relative to the first's: ``||w_a - w_b|| / ||w_a||``
+    over every parameter and buffer together (float64). Taught in 08_parallel_training."""
+    sa, sb = a.state_dict(), b.state_dict()
+    if sa.keys() != sb.keys():
+        raise ValueError("The two models have different parameters: compare a model with a copy of itself.")
+    keys = [k for k in sa if sa[k].is_floating_point()]
+    diff = sum(float((sa[k].double() - sb[k].double().to(sa[k].device)).pow(2).sum()) for k in keys)
+    norm = sum(float(sa[k].double().pow(2).sum()) for k in keys)
+    return (diff / norm) ** 0.5 if norm else float(diff > 0)
+
+
+def nudged_copy(model: nn.Module, scale: float = 1e-7, seed: int = 0) -> nn.Module:
+    """A copy of ``model`` whose every weight is multiplied by ``1 + scale * N(0, 1)``: a change the
+    size of float32 rounding (about 6e-8), to see how far training carries a difference that small."""
+    out = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in out.parameters():
+            p.mul_(1 + scale * torch.randn(p.shape, generator=g, dtype=torch.float64).to(p))
+    return out
+
 
 def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
     """Rank ``rank``'s contiguous slice [lo, hi) of a batch of ``n``: sizes differ by at most one."""
