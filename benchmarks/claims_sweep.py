@@ -51,10 +51,10 @@ def claim_lines(path: Path) -> tuple[list[dict], str | None]:
     return found, error
 
 
-def run_seed(profile: str, seed: int, out: Path, only: list[str] | None) -> float:
+def run_seed(profile: str, seed: int, out: Path, only: list[str] | None, jobs: int) -> float:
     env = {**os.environ, "HFF_EDU_CLAIMS": "record"}
     cmd = [sys.executable, "-m", "hff_edu.notebook_runner", "--profile", profile, "--seed", str(seed),
-           "--out", str(out)] + (["--only", *only] if only else [])
+           "--out", str(out), "--jobs", str(jobs)] + (["--only", *only] if only else [])
     start = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, env=env)  # a failed notebook is read from its executed copy below
     return time.perf_counter() - start
@@ -65,6 +65,7 @@ def main() -> int:
     p.add_argument("--profile", default="classroom", choices=("smoke", "classroom", "full"))
     p.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
     p.add_argument("--only", nargs="*", help="notebook name prefixes (default: all)")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks run at once (the notebook runner's --jobs)")
     p.add_argument("--parse-only", action="store_true", help="read the executed notebooks of an earlier sweep")
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -73,7 +74,7 @@ def main() -> int:
     if not args.parse_only:
         for seed in seeds:
             print(f"== {args.profile}, SEED = {seed}", flush=True)
-            seconds[seed] = round(run_seed(args.profile, seed, build / f"seed{seed}", args.only), 1)
+            seconds[seed] = round(run_seed(args.profile, seed, build / f"seed{seed}", args.only, args.jobs), 1)
     rows, notebooks = [], {}
     for seed in seeds:
         for path in sorted((build / f"seed{seed}").glob("[0-9][0-9]*_*.ipynb")):
@@ -90,7 +91,7 @@ def main() -> int:
         raise SystemExit(f"No executed notebooks under {build}: run without --parse-only first.")
     claims = list(dict.fromkeys((r["notebook"], r["claim"]) for r in rows))
     states = {(r["notebook"], r["claim"], r["seed"]): r["state"] for r in rows}
-    per_claim = [[f"{nb[:2]} {name}"] + [MARK.get(states.get((nb, name, s)), "not reached") for s in seeds]
+    per_claim = [[f"{nb.split('_')[0]} {name}"] + [MARK.get(states.get((nb, name, s)), "not reached") for s in seeds]
                  for nb, name in claims]
     per_nb = [[name] + [("ERROR " if v.get(s, {}).get("error") else "")
                         + "{holds}/{skipped}/{failed}".format(**v[s]) if s in v else "not run" for s in seeds]
@@ -101,7 +102,7 @@ def main() -> int:
     failed = sorted({f"{r['notebook']}: {r['claim']} (seed {r['seed']})" for r in rows if r["state"] == "failed"})
     broken = sorted(f"{name} (seed {s}): {v['error']}" for name, runs in notebooks.items()
                     for s, v in runs.items() if v.get("error"))
-    meta = metadata(args, "cpu", dict(profile=args.profile, seeds=seeds, only=args.only, seconds=seconds),
+    meta = metadata(args, "cpu", dict(profile=args.profile, seeds=seeds, only=args.only, jobs=args.jobs, seconds=seconds),
                     f"python benchmarks/claims_sweep.py --profile {args.profile} --seeds {args.seeds}")
     name = f"claims_sweep_{args.profile}" + (f"_{args.tag}" if args.tag else "")
     write_results(name, args, meta, rows, extra=dict(notebooks=notebooks, failed=failed, errors=broken))

@@ -97,7 +97,7 @@ class LoadMeter:
         if self.too_few_cpus:
             return f"this machine has {self.cpus} CPU(s) and the measurement needs {self.cpus_needed}"
         if self.busy:
-            return (f"other programs kept {self.others:.2f} CPUs busy during the measurement ({self.seconds:.0f} s) "
+            return (f"other programs kept {self.others:.2f} CPUs busy during the measurement ({self.seconds:.2g} s) "
                     f"on a machine with {self.cpus}, where {self.spare} were spare: the measured work did not "
                     f"have its {self.cpus_needed} core(s) to itself")
         return ""

@@ -209,6 +209,50 @@ def test_every_model_kind_trains_data_parallel_like_one_process(small, odd):
         assert_same_records(h, train.History.from_dict(hist), exact=False, n_test=len(ds.test))
 
 
+def _sharded_vs_data_parallel(rank, world_size, jobs):
+    out = []
+    for model, ds, kw in jobs:
+        replica = parallel.DataParallel(model, timeout=120)
+        train.fit(replica, ds, device="cpu", **kw)
+        out.append(replica.unwrap().state_dict())
+    return out
+
+
+def test_data_parallel_is_one_process_summing_the_same_shards_to_the_bit(small):
+    # the only difference between data parallelism and one process on whole batches is the order of the
+    # sums: one process that sums the ranks' slices itself (ShardedSteps) computes every bit the same
+    cases = [("hff", {}), ("local-ce", {}), ("ff", dict(negatives="uniform")), ("ff", {})]
+    jobs, sharded = [], []
+    for method, model_kw in cases:
+        one, dp = _pair(method, small, **model_kw)
+        train.fit(parallel.ShardedSteps(one, shards=2), small, **KW)
+        sharded.append(one)
+        jobs.append((dp, small, dict(KW)))
+    states = parallel.launch(_sharded_vs_data_parallel, 2, jobs, timeout=120)
+    for (method, _), one, state in zip(cases, sharded, states):
+        for k, v in one.state_dict().items():
+            assert torch.equal(v, state[k]), f"{method}: {k} differs between ShardedSteps and DataParallel"
+
+
+def test_sharded_steps_refuses_batchnorm_and_bad_shards(small):
+    with pytest.raises(ValueError, match="BatchNorm"):
+        parallel.ShardedSteps(build("hff-conv", small, [4, 8]))
+    with pytest.raises(ValueError, match="shards=0"):
+        parallel.ShardedSteps(build("hff", small, [8]), shards=0)
+
+
+def test_weights_apart():
+    a = nn.Linear(3, 2)
+    b = copy.deepcopy(a)
+    assert parallel.weights_apart(a, b) == 0.0
+    with torch.no_grad():
+        b.weight.mul_(1.5)
+        b.bias.mul_(1.5)
+    assert parallel.weights_apart(a, b) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="different parameters"):
+        parallel.weights_apart(a, nn.Linear(3, 3, bias=False))
+
+
 def test_sync_batchnorm_equals_batchnorm_in_one_process(gloo_group):
     torch.manual_seed(0)
     for bn, shape in ((nn.BatchNorm2d(3), (6, 3, 4, 5)), (nn.BatchNorm1d(4), (7, 4))):

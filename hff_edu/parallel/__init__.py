@@ -30,15 +30,15 @@ Processes are started by the package (:func:`launch`: the ``spawn`` start method
 has a timeout, and a setup that cannot work raises :class:`ParallelError` saying why: never a hang.
 """
 from .command_line import cli_session, cli_trainer
-from .data_parallel import (DataParallel, SyncBatchNorm1d, SyncBatchNorm2d, data_parallel_fit, nudged_copy,
+from .data_parallel import (DataParallel, ShardedSteps, SyncBatchNorm1d, SyncBatchNorm2d, data_parallel_fit,
                             shard_bounds, weights_apart)
 from .pipeline import (KINDS, STAGE_KINDS, PipelineRun, StageKind, StagePlan, finish_pipeline, pipeline_fit,
                        plan_stages, prepare_pipeline, run_stage, simulated_timeline, split_units, stage_kind)
 from .processes import (DEFAULT_TIMEOUT, Comm, ParallelError, free_port, init_from_env, init_process_group,
                         is_main_process, launch, under_torchrun)
 
-__all__ = ["DEFAULT_TIMEOUT", "KINDS", "STAGE_KINDS", "Comm", "DataParallel", "ParallelError", "PipelineRun",
+__all__ = ["DEFAULT_TIMEOUT", "KINDS", "STAGE_KINDS", "Comm", "DataParallel", "ParallelError", "PipelineRun", "ShardedSteps",
            "StageKind", "StagePlan", "SyncBatchNorm1d", "SyncBatchNorm2d", "cli_session", "cli_trainer",
            "data_parallel_fit", "finish_pipeline", "free_port", "init_from_env", "init_process_group",
-           "is_main_process", "launch", "nudged_copy", "pipeline_fit", "plan_stages", "prepare_pipeline", "run_stage",
+           "is_main_process", "launch", "pipeline_fit", "plan_stages", "prepare_pipeline", "run_stage",
            "shard_bounds", "simulated_timeline", "split_units", "stage_kind", "under_torchrun", "weights_apart"]

@@ -8,7 +8,6 @@ Taught in 08_parallel_training.
 """
 from __future__ import annotations
 
-import copy
 from typing import Callable
 
 import torch
@@ -34,17 +33,6 @@ def weights_apart(a: nn.Module, b: nn.Module) -> float:
     diff = sum(float((sa[k].double() - sb[k].double().to(sa[k].device)).pow(2).sum()) for k in keys)
     norm = sum(float(sa[k].double().pow(2).sum()) for k in keys)
     return (diff / norm) ** 0.5 if norm else float(diff > 0)
-
-
-def nudged_copy(model: nn.Module, scale: float = 1e-7, seed: int = 0) -> nn.Module:
-    """A copy of ``model`` whose every weight is multiplied by ``1 + scale * N(0, 1)``: a change the
-    size of float32 rounding (about 6e-8), to see how far training carries a difference that small."""
-    out = copy.deepcopy(model)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in out.parameters():
-            p.mul_(1 + scale * torch.randn(p.shape, generator=g, dtype=torch.float64).to(p))
-    return out
 
 
 def shard_bounds(n: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -150,7 +138,85 @@ def _advance_negatives(model, generator: torch.Generator, n: int) -> None:
         torch.multinomial(torch.ones(n, c, device=dev), 1, generator=generator)
 
 
-class DataParallel(LocalModel):
+class _Wrapped(LocalModel):
+    """The protocol of the wrapped ``module``, delegated (what :class:`DataParallel` and
+    :class:`ShardedSteps` share)."""
+
+    @property
+    def loss_names(self):
+        return self.module.loss_names
+
+    @property
+    def layer_names(self):
+        return self.module.layer_names
+
+    @property
+    def num_layers(self):
+        return self.module.num_layers
+
+    @property
+    def supports_greedy(self):
+        return self.module.supports_greedy
+
+    @property
+    def passes_per_prediction(self):
+        return self.module.passes_per_prediction
+
+    def model_input(self, x):
+        return self.module.model_input(x)
+
+    def iter_losses(self, x, y, generator=None):
+        """This replica's losses on the batch it is given (no communication)."""
+        return self.module.iter_losses(x, y, generator)
+
+
+
+class ShardedSteps(_Wrapped):
+    """One process that takes :class:`DataParallel`'s steps: every batch split into ``shards`` slices as
+    the ranks split it, each slice's local losses back-propagated with weight n_r / N, the gradients
+    summed (gradient accumulation), one optimiser step. The same sums in the same order as a
+    data-parallel run on ``shards`` processes, so the two agree to the bit: what separates data
+    parallelism from one process on the whole batch is only the order of the sums. Taught in
+    08_parallel_training. FF's wrong labels are drawn slice after slice, as the ranks draw them.
+    Models with BatchNorm are refused: the ranks share the whole batch's statistics
+    (:class:`SyncBatchNorm2d`), a slice alone would not.
+    """
+
+    def __init__(self, model: LocalModel, shards: int = 2):
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+            raise ValueError(f"{type(model).__name__} has BatchNorm layers: one slice's statistics are not the "
+                             "whole batch's that DataParallel synchronises. Use a model without BatchNorm (an MLP).")
+        if not isinstance(shards, int) or shards < 1:
+            raise ValueError(f"shards={shards!r}: give the number of slices (ranks) per batch, >= 1.")
+        super().__init__(model.num_classes, model.config)
+        self.module, self.shards = model, shards
+
+    def backward_local(self, x, y, active=None, generator=None):
+        n, total = x.shape[0], None
+        for r in range(self.shards):
+            lo, hi = shard_bounds(n, r, self.shards)
+            if hi == lo:
+                continue
+            scale = (hi - lo) / n
+            losses = []
+            for i, loss in enumerate(self.module.iter_losses(x[lo:hi], y[lo:hi], generator)):
+                if active is None or i in active:
+                    (loss * scale).backward()
+                losses.append(loss.detach() * scale)
+            total = torch.stack(losses) if total is None else total + torch.stack(losses)
+        return list(total.unbind())
+
+    def predict(self, x, **kwargs):
+        return self.module.predict(x, **kwargs)
+
+    def layer_predictions(self, x):
+        return self.module.layer_predictions(x)
+
+    def predict_and_layers(self, x):
+        return self.module.predict_and_layers(x)
+
+
+class DataParallel(_Wrapped):
     """A replica of ``model`` on this rank that trains on its share of every global batch.
 
     Use it like ``DistributedDataParallel``: in every process of a group (torchrun, or
@@ -186,34 +252,6 @@ class DataParallel(LocalModel):
             sync = _sync_class(m)
             if sync is not None:  # nn.BatchNorm* or a subclass (blocks.BatchNorm2d): given back by unwrap
                 m._plain_class, m.__class__, m._sync_comm = type(m), sync, comm
-
-    # -- the protocol, delegated --------------------------------------------------------
-    @property
-    def loss_names(self):
-        return self.module.loss_names
-
-    @property
-    def layer_names(self):
-        return self.module.layer_names
-
-    @property
-    def num_layers(self):
-        return self.module.num_layers
-
-    @property
-    def supports_greedy(self):
-        return self.module.supports_greedy
-
-    @property
-    def passes_per_prediction(self):
-        return self.module.passes_per_prediction
-
-    def model_input(self, x):
-        return self.module.model_input(x)
-
-    def iter_losses(self, x, y, generator=None):
-        """This replica's losses on the batch it is given (no communication)."""
-        return self.module.iter_losses(x, y, generator)
 
     def unwrap(self) -> LocalModel:
         """The plain model, its BatchNorm layers back to ``nn.BatchNorm*``."""
