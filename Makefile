@@ -6,12 +6,20 @@ PY := $(VENV)/bin/python
 PROFILE ?= classroom
 # CPU-only torch where the CUDA build is not wanted: make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
+# The dependency set CI tested (pip constraints written by `make lock` with uv, for Python 3.10-3.13 on
+# Linux, macOS and Windows). `make setup LOCK=` installs the newest releases within pyproject's ranges instead.
+LOCK ?= .ci/tested-constraints.txt
+# the environment of `make test-latest` (the newest releases): kept apart from .venv
+LATEST_VENV ?= .venv-latest
 
 .PHONY: setup data kernel js chromium test unit browser notebooks strip results lab lab-reset clean help \
-        student student-check book site-test dist install-test warm-cache repro
+        student student-check book site-test dist install-test warm-cache repro lock test-latest claims-sweep
 
 help:
-	@echo "make setup      create $(VENV), install hff-edu with its dev extra, register the Jupyter kernel, get offline data"
+	@echo "make setup      create $(VENV), install hff-edu with its dev extra (the tested set: $(LOCK)), register the Jupyter kernel, get offline data"
+	@echo "make test-latest  the newest releases within pyproject's ranges in $(LATEST_VENV): unit and browser tests"
+	@echo "make lock       regenerate $(LOCK) from pyproject.toml (uv pip compile --universal)"
+	@echo "make claims-sweep  every notebook (classroom) with SEED = 0..4: which claims held for which seed"
 	@echo "make test       unit tests, every notebook in the smoke profile (with offline HTML), the smoke site, then the browser tests"
 	@echo "make unit       unit tests only"
 	@echo "make repro      the reproducibility tests under other CPU code paths (MKL AVX2/SSE4.2, ATen default, 1 and 2 threads)"
@@ -34,7 +42,7 @@ $(PY):
 	$(PY) -m pip install --upgrade pip
 
 setup: $(PY)
-	$(PY) -m pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) -e '.[dev]'
+	$(PY) -m pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) $(if $(LOCK),-c $(LOCK)) -e '.[dev]'
 	$(MAKE) kernel data js chromium
 
 kernel:
@@ -76,8 +84,27 @@ test: unit
 browser:
 	$(PY) -m pytest tests/browser
 
+# the unit tests on every core (pytest-xdist: one worker per CPU; UNIT_JOBS=0 runs them in this process)
+UNIT_JOBS ?= auto
 unit:
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(UNIT_JOBS)),,-n $(UNIT_JOBS))
+
+# the newest releases pip resolves today within pyproject's ranges, in their own environment: the next
+# JupyterLab or torch release breaks a check here before it breaks a class
+test-latest:
+	rm -rf $(LATEST_VENV)
+	$(MAKE) setup unit browser VENV=$(LATEST_VENV) LOCK=
+	$(LATEST_VENV)/bin/python -m pip freeze | grep -iE '^(torch|jupyterlab|ipywidgets|notebook|numpy|selenium|plotly)=='
+
+# the tested set, regenerated from pyproject.toml: every Python 3.10-3.13 and platform in one file (uv's
+# universal resolution); torch held at what CI machines can install (.ci/torch-cap.txt)
+lock:
+	$(PY) -m pip install -q 'uv>=0.9'
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.10 \
+	    --constraint .ci/torch-cap.txt -o $(LOCK)
+
+claims-sweep:
+	$(PY) benchmarks/claims_sweep.py --profile $(PROFILE) --seeds 0,1,2,3,4
 
 # the same seed, the same numbers on every CPU: tests/test_reference.py and tests/test_portable.py under
 # other MKL/ATen code paths and thread counts, then every model kind's seeded run compared across them

@@ -8,8 +8,8 @@
 2. The site's sources are staged in ``build/book/<profile>/src``, laid out like the repository so
    that relative links keep working: the README as the home page, ``notebooks/`` (the executed
    copies), ``docs/`` (teaching guide, glossary, paper vs measured, architecture; a page that has not
-   been written yet gets a placeholder that says so), ``benchmarks/README.md`` and a page of every
-   figure in ``benchmarks/results/``. Links into a notebook's sections written the Jupyter way
+   been written yet gets a placeholder that says so), ``benchmarks/README.md``, a page of every
+   figure in ``benchmarks/results/`` and every result table stored there as Markdown (``*.md``). Links into a notebook's sections written the Jupyter way
    (``05_timing.ipynb#5.-Memory-against-depth``) are rewritten to the site's anchors.
 3. ``jupyter-book build`` writes ``build/book/<profile>/_build/html``; MathJax, the widget renderer
    and plotly.js are served from its ``_static/`` (from js/node_modules and the plotly package) and
@@ -124,6 +124,10 @@ def stage(profile: str, src: Path, paths: list[Path]) -> dict:
     toc = (BOOK / "_toc.yml").read_text()
     entries = "".join(f"      - file: notebooks/{p.stem}\n" for p in paths)
     toc = toc.replace("  - caption: Notebooks\n    chapters: []\n", "  - caption: Notebooks\n    chapters:\n" + entries)
+    # every stored result page (tables the benchmarks wrote: results/*.md) is a page of its own
+    results = "".join(f"      - file: benchmarks/results/{md.stem}\n"
+                      for md in sorted((ROOT / "benchmarks" / "results").glob("*.md")))
+    toc = toc.replace("  - caption: Results\n    chapters: []\n", "  - caption: Results\n    chapters:\n" + results)
     (src / "_toc.yml").write_text(toc)
     (src / "index.md").write_text(site_links(_readme_page()), encoding="utf-8")
     for p in paths:
@@ -145,7 +149,11 @@ def stage(profile: str, src: Path, paths: list[Path]) -> dict:
     (src / "benchmarks" / "results").mkdir(parents=True)
     shutil.copyfile(ROOT / "benchmarks" / "README.md", src / "benchmarks" / "README.md")
     for f in (ROOT / "benchmarks" / "results").iterdir():
-        if f.suffix in (".png", ".csv", ".json", ".md", ".txt"):
+        if f.suffix == ".md":  # a page of its own: it needs a title for the table of contents
+            text = f.read_text(encoding="utf-8")
+            title = "" if text.lstrip().startswith("# ") else f"# {f.stem.replace('_', ' ')}\n\n"
+            (src / "benchmarks" / "results" / f.name).write_text(title + text, encoding="utf-8")
+        elif f.suffix in (".png", ".csv", ".json", ".txt"):
             shutil.copyfile(f, src / "benchmarks" / "results" / f.name)
     (src / "benchmarks" / "figures.md").write_text(_figures_page())
     static = src / "_assets"  # not _static: Jupyter Book adds every .js in _static/ to every page

@@ -143,6 +143,53 @@ def execute(path: Path, profile: str = "smoke", out_dir: Path | None = None, tim
     return seconds
 
 
+def needs_all_cpus(path: Path) -> bool:
+    """True for a notebook whose measurements need the whole machine (its metadata says
+    ``"hff_edu": {"needs_all_cpus": true}``): :func:`execute_all` runs it alone."""
+    meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    return bool(meta.get("hff_edu", {}).get("needs_all_cpus"))
+
+
+def _execute_quietly(args) -> float | NotebookFailed:
+    try:
+        return execute(*args)
+    except NotebookFailed as e:
+        return e
+
+
+def execute_all(paths: list[Path], profile: str, out_dir: Path, timeout: int, html: bool = False,
+                parameters: dict | None = None, jobs: int = 1, what: str = ""):
+    """Run ``paths``, ``jobs`` at a time; yields ``(name, seconds or NotebookFailed)`` as each ends.
+
+    Every notebook pins torch to one thread (its ``THREADS`` parameter), so two at once on two cores
+    leave each other's single-threaded timings alone; a notebook that :func:`needs_all_cpus` runs by
+    itself after the others. The pool takes the longest first (by the last run's ``timings.json``).
+    """
+    if jobs <= 1:
+        for p in paths:
+            print(f"running {p.name} ({what}) ...", flush=True)
+            yield p.name, _execute_quietly((p, profile, out_dir, timeout, html, parameters))
+        return
+    last = {}
+    if (out_dir / "timings.json").is_file():
+        last = json.loads((out_dir / "timings.json").read_text()).get("seconds", {})
+    os.environ["OMP_NUM_THREADS"] = "1"  # every kernel one torch thread (the notebooks' THREADS default)
+    alone = [p for p in paths if needs_all_cpus(p)]
+    pooled = sorted((p for p in paths if p not in alone), key=lambda p: -last.get(p.name, 0.0))
+    if pooled:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        print(f"running {', '.join(p.stem[:3].rstrip('_') for p in pooled)} ({what}), {jobs} at a time ...", flush=True)
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_execute_quietly, (p, profile, out_dir, timeout, html, parameters)): p
+                       for p in pooled}
+            for f in as_completed(futures):
+                yield futures[f].name, f.result()
+    for p in alone:
+        print(f"running {p.name} ({what}) by itself: it needs every CPU ...", flush=True)
+        yield p.name, _execute_quietly((p, profile, out_dir, timeout, html, parameters))
+
+
 def check_offline_assets() -> None:
     """Raise a clear error when the npm packages of the offline HTML are not installed."""
     missing = [rel for rel, _ in JS_ASSETS.values() if not (JS / rel).is_file()]
@@ -240,6 +287,9 @@ def main(argv=None) -> int:
     p.add_argument("--only", nargs="*", help="run only these notebooks (name prefixes, e.g. 00 03_hff)")
     p.add_argument("--html", action="store_true", help="also render each executed notebook to HTML")
     p.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="notebooks run at once, each in its own kernel (those that need every CPU, e.g. 08's "
+                        "parallel training, run alone afterwards); default 1")
     p.add_argument("--seed", type=int, default=None,
                    help="the notebooks' SEED parameter (default: each notebook's own, 0)")
     p.add_argument("--out", default=None,
@@ -273,15 +323,15 @@ def main(argv=None) -> int:
     seeded = a.seed is not None and a.seed != 0
     out_dir = Path(a.out) if a.out else BUILD / (f"{a.profile}-seed{a.seed}" if seeded else a.profile)
     parameters = {"SEED": a.seed} if a.seed is not None else None
+    what = f"{a.profile}{f', SEED = {a.seed}' if a.seed is not None else ''}"
     timings, failed = {}, []
-    for path in paths:
-        print(f"running {path.name} ({a.profile}{f', SEED = {a.seed}' if a.seed is not None else ''}) ...", flush=True)
-        try:
-            timings[path.name] = round(execute(path, a.profile, out_dir, timeout, a.html, parameters), 1)
-            print(f"  ok in {timings[path.name]:.1f} s", flush=True)
-        except NotebookFailed as e:
-            failed.append(path.name)
-            print(f"  FAILED: {e}", file=sys.stderr, flush=True)
+    for name, result in execute_all(paths, a.profile, out_dir, timeout, a.html, parameters, a.jobs, what):
+        if isinstance(result, NotebookFailed):
+            failed.append(name)
+            print(f"  FAILED: {result}", file=sys.stderr, flush=True)
+        else:
+            timings[name] = round(result, 1)
+            print(f"  {name}: ok in {timings[name]:.1f} s", flush=True)
     (out_dir / "timings.json").write_text(json.dumps(dict(profile=a.profile, seed=a.seed, seconds=timings), indent=2))
     print(f"executed notebooks in {out_dir}; timings in {out_dir / 'timings.json'}")
     if failed:

@@ -209,19 +209,34 @@ class LabServer:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-# JavaScript run in the page (window.jupyterapp is the JupyterLab application)
-JS_READY = """
-const app = window.jupyterapp; if (!app || !app.shell) return false;
-const p = app.shell.currentWidget;
+# JavaScript run in the page (window.jupyterapp is the application: JupyterLab or Notebook 7). The
+# notebook panel is found by its file's path among the main area's widgets, never through
+# ``shell.currentWidget``: that follows the keyboard focus, which a headless browser may never give
+# (with JupyterLab 4.6 it stays null although the notebook is open). Commands get the panel's id
+# (``widgetId``), as the cell toolbar passes it, so they too work without focus.
+JS_PANEL = """
+const hffPanel = (name) => {
+  const app = window.jupyterapp;
+  if (!app || !app.shell) return null;
+  for (const w of app.shell.widgets('main')) {
+    const path = w.context && w.context.path;
+    if (path && (path === name || path.endsWith('/' + name))) return w;
+  }
+  return null;
+};
+"""
+
+JS_READY = JS_PANEL + """
+const p = hffPanel(arguments[0]);
 if (!p || !p.sessionContext || !p.context || !p.context.isReady || !p.content) return false;
 const s = p.sessionContext.session;
 return !!(s && s.kernel && s.kernel.status === 'idle');
 """
 
-JS_HOOK = """
+JS_HOOK = JS_PANEL + """
 // count what JupyterLab's log-output plugin would put into the Log Console at its default
 // level (warning): output messages that no cell handled
-const p = window.jupyterapp.shell.currentWidget;
+const p = hffPanel(arguments[0]);
 window.__hff = {unhandled: []};
 p.sessionContext.unhandledMessage.connect((_, msg) => {
   const t = msg.header.msg_type;
@@ -232,10 +247,14 @@ p.content.widgets.forEach((c, i) => c.node.setAttribute('data-hff-cell', String(
 return p.content.widgets.length;
 """
 
-JS_RUN_ALL = "window.jupyterapp.commands.execute('notebook:run-all-cells'); return true;"
+JS_RUN_ALL = JS_PANEL + """
+const p = hffPanel(arguments[0]);
+window.jupyterapp.commands.execute('notebook:run-all-cells', {widgetId: p.id, activate: false});
+return true;
+"""
 
-JS_PROGRESS = """
-const p = window.jupyterapp.shell.currentWidget;
+JS_PROGRESS = JS_PANEL + """
+const p = hffPanel(arguments[0]);
 const code = p.content.widgets.filter(c => c.model.type === 'code');
 const done = code.filter(c => c.model.executionCount !== null).length;
 const errors = [];
@@ -247,6 +266,11 @@ return {done: done, total: code.length, errors: errors,
         idle: !!(s && s.kernel && s.kernel.status === 'idle')};
 """
 
+JS_LOG_CONSOLE = JS_PANEL + """
+const p = hffPanel(arguments[0]);
+return window.jupyterapp.commands.execute('logconsole:open', {source: p.context.path, insertMode: 'split-bottom'});
+"""
+
 JS_UNHANDLED = "return window.__hff ? window.__hff.unhandled : null;"
 
 
@@ -254,18 +278,19 @@ def open_notebook(driver, server: LabServer, name: str, timeout: float = 120) ->
     """Open ``name`` in JupyterLab and wait for an idle kernel; returns the seconds it took."""
     start = time.perf_counter()
     driver.get(server.notebook_url(name))
-    wait_for(lambda: driver.execute_script(JS_READY), timeout, f"{name} to open with an idle kernel")
-    driver.execute_script(JS_HOOK)
+    wait_for(lambda: driver.execute_script(JS_READY, name), timeout, f"{name} to open with an idle kernel")
+    driver.execute_script(JS_HOOK, name)
     return time.perf_counter() - start
 
 
 def run_all(driver, name: str, timeout: float = 600) -> float:
-    """Run every cell (the Run All command) and wait until all have run; returns the seconds."""
+    """Run every cell (the Run All command, on this notebook's panel) and wait until all have run;
+    returns the seconds."""
     start = time.perf_counter()
-    driver.execute_script(JS_RUN_ALL)
+    driver.execute_script(JS_RUN_ALL, name)
 
     def finished():
-        st = driver.execute_script(JS_PROGRESS)
+        st = driver.execute_script(JS_PROGRESS, name)
         if st["errors"]:
             raise AssertionError(f"{name}: a cell raised in JupyterLab: {st['errors'][0]}")
         return st["idle"] and st["done"] == st["total"] and st
@@ -274,10 +299,10 @@ def run_all(driver, name: str, timeout: float = 600) -> float:
     return time.perf_counter() - start
 
 
-def log_console_entries(driver) -> list[str]:
+def log_console_entries(driver, name: str) -> list[str]:
     """Entries of the notebook's Log Console at its default level, as a user opening it sees them."""
     hooked = driver.execute_script(JS_UNHANDLED) or []
-    driver.execute_script("return window.jupyterapp.commands.execute('logconsole:open')")
+    driver.execute_script(JS_LOG_CONSOLE, name)
     time.sleep(0.5)
     shown = driver.execute_script(
         "return Array.from(document.querySelectorAll('.jp-LogConsolePanel .jp-OutputArea-child'))"

@@ -90,7 +90,7 @@ def test_widgets_render_and_update_in_jupyterlab(lab, driver_factory, path):
             problems.append(f"cell {idx}: {st['loose']} figure(s) outside the widget, {st['widgets']} widget "
                             f"outputs, {st['plots']} plots (one widget or one plot expected)")
     time.sleep(1.0)
-    log = bt.log_console_entries(d)
+    log = bt.log_console_entries(d, path.name)
     errors = bt.console_errors(d)
     for n, idx in enumerate([i for i in cells if cell_state(d, i)["plots"]]):
         plot = cell(d, idx).find_element(By.CSS_SELECTOR, ".js-plotly-plot")
