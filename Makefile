@@ -77,13 +77,15 @@ chromium:
 	fi
 
 test: unit
-	$(PY) -m hff_edu.notebook_runner --profile smoke --html
+	$(PY) -m hff_edu.notebook_runner --profile smoke --html --jobs $(NOTEBOOK_JOBS)
 	$(PY) book/build.py --profile smoke
 	$(MAKE) browser
 
 browser:
 	$(PY) -m pytest tests/browser
 
+# notebooks run at once by make notebooks / make test (one kernel and one torch thread each; 08 runs alone)
+NOTEBOOK_JOBS ?= 2
 # the unit tests on every core (pytest-xdist: one worker per CPU; UNIT_JOBS=0 runs them in this process)
 UNIT_JOBS ?= auto
 unit:
@@ -112,7 +114,7 @@ repro:
 	$(PY) benchmarks/portability.py
 
 notebooks:
-	$(PY) -m hff_edu.notebook_runner --profile $(PROFILE) --html
+	$(PY) -m hff_edu.notebook_runner --profile $(PROFILE) --html --jobs $(NOTEBOOK_JOBS)
 
 strip:
 	$(PY) -m hff_edu.notebook_runner --strip
