@@ -77,8 +77,8 @@ chromium:
 	fi
 
 test: unit
-	$(PY) -m hff_edu.notebook_runner --profile smoke --html --jobs $(NOTEBOOK_JOBS)
-	$(PY) book/build.py --profile smoke
+	$(PY) -m hff_edu.course run --profile smoke --html --jobs $(NOTEBOOK_JOBS)
+	$(PY) -m hff_edu.course site --profile smoke
 	$(MAKE) browser
 
 browser:
@@ -114,10 +114,10 @@ repro:
 	$(PY) benchmarks/portability.py
 
 notebooks:
-	$(PY) -m hff_edu.notebook_runner --profile $(PROFILE) --html --jobs $(NOTEBOOK_JOBS)
+	$(PY) -m hff_edu.course run --profile $(PROFILE) --html --jobs $(NOTEBOOK_JOBS)
 
 strip:
-	$(PY) -m hff_edu.notebook_runner --strip
+	$(PY) -m hff_edu.course strip
 
 results:
 	$(PY) benchmarks/tune.py --threads 1
@@ -125,10 +125,10 @@ results:
 
 # JupyterLab on working copies (build/lab/): its autosave can never write outputs into notebooks/
 lab:
-	$(PY) -m hff_edu.notebook_runner --lab-copies
+	$(PY) -m hff_edu.course lab
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=build/lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# ---- the classroom edition (hff_edu/course.py, book/, docs/teaching.md)
+# ---- the classroom edition (hff_edu/course/, book/, docs/teaching.md)
 student:
 	$(PY) -m hff_edu.course student
 
@@ -136,7 +136,7 @@ student-check:
 	$(PY) -m hff_edu.course check --profile $(PROFILE)
 
 book:
-	$(PY) book/build.py --profile $(PROFILE)
+	$(PY) -m hff_edu.course site --profile $(PROFILE)
 
 site-test:
 	HFF_EDU_SITE_PROFILE=$(PROFILE) $(PY) -m pytest -q tests/browser/test_site.py
@@ -152,7 +152,7 @@ warm-cache:
 	$(PY) -m hff_edu.course warm-cache --profile classroom
 
 lab-reset:
-	$(PY) -m hff_edu.notebook_runner --lab-reset
+	$(PY) -m hff_edu.course lab --reset
 
 # keeps build/lab/: the working copies hold the user's work (make lab-reset replaces them)
 clean:

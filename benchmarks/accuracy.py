@@ -32,15 +32,16 @@ from pathlib import Path
 from _common import (header, int_list, metadata, parse_widths, parser, quick_defaults, save_figure, setup,
                      widths_label, write_results)
 from hff_edu import data, timing
-from hff_edu.models import DEFAULT_LR, build
+from hff_edu.methods import DEFAULT_LR, SPECS, build, readouts_of
 
-METHODS = ("hff", "ff", "local-ce", "bp")
-#: every prediction readout a method has: (row name, predict keyword arguments)
-READOUTS = {"hff": [("hff last", dict(rule="last")), ("hff sum", dict(rule="sum"))],
-            "ff": [("ff goodness", dict(mode="goodness")),
-                   ("ff goodness, layers >= 2", dict(mode="goodness", skip_first=True)),
-                   ("ff softmax", dict(mode="softmax"))],
-            "local-ce": [("local-ce", {})], "bp": [("bp", {})]}
+#: every registered method with an MLP, in the order of the table
+METHODS = tuple(name for name, spec in SPECS.items() if spec.mlp is not None)
+
+
+def readout_rows(method: str, model) -> list:
+    """``(row name, predict keyword arguments)`` for every readout the method declares."""
+    found = readouts_of(model)
+    return [(method if len(found) == 1 else f"{method} {name}", kw) for name, kw in found.items()]
 
 
 def run_key(job: dict) -> str:
@@ -52,7 +53,7 @@ def run_key(job: dict) -> str:
 def train_one(job: dict) -> dict:
     """Train one (method, seed, epochs) run; scores every readout on val, then once on test."""
     import torch
-    from hff_edu.train import accuracy, fit
+    from hff_edu.training.trainer import accuracy, fit
     if job["threads"]:
         torch.set_num_threads(job["threads"])
     ds = data.load(job["dataset"], subset=job["subset"], val=job["val"], val_seed=job["val_seed"],
@@ -61,13 +62,13 @@ def train_one(job: dict) -> dict:
     model = build(job["method"], ds, job["widths"], seed=job["seed"])
     if json.loads(json.dumps(dict(model.config, seed=0), default=str)) != json.loads(json.dumps(job["defaults"]["config"], default=str)):
         raise RuntimeError(f"{job['method']}: the package defaults changed while the table was being built")
-    # the method's own learning rate (models.DEFAULT_LR, the CLI's default), passed explicitly:
-    # fit's lr default is one value for every method
+    # the method's own learning rate (methods.DEFAULT_LR, fit's and the CLI's default), recorded in the job
     hist = fit(model, ds, epochs=job["epochs"], batch_size=job["batch_size"], lr=job["defaults"]["lr"],
                seed=job["seed"], progress=False, device=job["device"], eval_on="val")
     train_s = time.perf_counter() - start
-    val = {name: accuracy(model, ds.val, **kw) for name, kw in READOUTS[job["method"]]}
-    test = {name: accuracy(model, ds.test, **kw) for name, kw in READOUTS[job["method"]]}  # once, at the end
+    rows = readout_rows(job["method"], model)
+    val = {name: accuracy(model, ds.val, **kw) for name, kw in rows}
+    test = {name: accuracy(model, ds.test, **kw) for name, kw in rows}  # once, at the end
     return dict(job, key=run_key(job), lr=hist.config["lr"], config=model.config, val_acc=val,
                 test_acc=test, val_pick=max(val, key=val.get), wall_s=time.perf_counter() - start,
                 train_s=train_s, sec_per_epoch=hist.seconds_per_epoch, val_curve=hist.val_acc,
@@ -101,7 +102,7 @@ def summarise(runs: list[dict]) -> list[dict]:
     rows = []
     for (method, epochs) in dict.fromkeys((r["method"], r["epochs"]) for r in runs):
         rs = [r for r in runs if r["method"] == method and r["epochs"] == epochs]
-        for name, _ in READOUTS[method]:
+        for name in rs[0]["val_acc"]:  # every readout the runs scored, in the declaration's order
             vals, tests = [r["val_acc"][name] for r in rs], [r["test_acc"][name] for r in rs]
             sd = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0  # noqa: E731
             rows.append(dict(name=name if epochs == rs[0]["epochs_main"] else f"{name}, {epochs} epochs",
@@ -138,9 +139,9 @@ def main(argv=None):
     if a.val is None:
         a.val = round(len(probe.train) / 6)
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in READOUTS]
+    unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        p.error(f"unknown method(s) {unknown}: choose from {list(READOUTS)}")
+        p.error(f"unknown method(s) {unknown}: choose from {list(METHODS)}")
     if a.long and a.long.split(":")[0] not in methods:
         a.long = ""  # the longer run belongs to a method of this table
     base = dict(dataset=a.dataset, subset=a.subset, val=a.val, val_seed=a.val_seed, widths=a.widths,

@@ -25,6 +25,7 @@ from pathlib import Path
 from _common import ROOT, metadata, parser, table, write_results
 
 import nbformat
+from hff_edu.teaching.profiles import PROFILES
 
 CLAIM = re.compile(r"^\[claim\] (?P<name>.+?): (?:(?P<holds>holds)(?: \((?P<detail>.*)\))?|"
                    r"(?P<skipped>skipped) in \w+: (?P<reason>.*)|(?P<failed>FAILED) \((?P<fdetail>.*)\))$")
@@ -53,7 +54,7 @@ def claim_lines(path: Path) -> tuple[list[dict], str | None]:
 
 def run_seed(profile: str, seed: int, out: Path, only: list[str] | None, jobs: int) -> float:
     env = {**os.environ, "HFF_EDU_CLAIMS": "record"}
-    cmd = [sys.executable, "-m", "hff_edu.notebook_runner", "--profile", profile, "--seed", str(seed),
+    cmd = [sys.executable, "-m", "hff_edu.course", "run", "--profile", profile, "--seed", str(seed),
            "--out", str(out), "--jobs", str(jobs)] + (["--only", *only] if only else [])
     start = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, env=env)  # a failed notebook is read from its executed copy below
@@ -62,7 +63,7 @@ def run_seed(profile: str, seed: int, out: Path, only: list[str] | None, jobs: i
 
 def main() -> int:
     p = parser(__doc__.split("\n\n")[0])
-    p.add_argument("--profile", default="classroom", choices=("smoke", "classroom", "full"))
+    p.add_argument("--profile", default="classroom", choices=PROFILES)
     p.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
     p.add_argument("--only", nargs="*", help="notebook name prefixes (default: all)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks run at once (the notebook runner's --jobs)")

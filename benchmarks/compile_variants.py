@@ -36,8 +36,8 @@ from torch._dynamo import compiled_autograd
 from _common import (header, metadata, out_name, parse_widths, parser, quick_defaults, setup, table, widths_label,
                      write_results)
 from hff_edu import data, timing, train
-from hff_edu.compile import CompiledModel
-from hff_edu.models import build
+from hff_edu.training.compile import CompiledModel
+from hff_edu.methods import build
 
 VARIANTS = ("plain", "compiled", "cpp-wrapper", "max-autotune", "compiled-autograd")
 

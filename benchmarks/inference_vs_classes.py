@@ -64,7 +64,7 @@ def main(argv=None):
                                        repeats=a.repeats, warmup=a.warmup, device=device, seed=a.seed,
                                        progress=True, min_block_s=a.min_block_s)
     ratios = timing.speedups(rows)
-    variants = list(timing.INFERENCE_VARIANTS)
+    variants = list(dict.fromkeys(r["variant"] for r in rows))  # what was timed
     sps = {(r["num_classes"], r["batch_size"], r["variant"]): r["samples_per_s"] for r in rows}
     passes = {(r["num_classes"], r["variant"]): r["passes"] for r in rows}
     text = []

@@ -8,7 +8,7 @@ cross-entropy and FF free each layer's activations as they go; backprop keeps th
 One step exactly as train.fit runs it (zero_grad, model.backward_local, Adam
 step), after a first step that creates Adam's state. Every tensor storage that
 a torch op creates during the step is accounted for, from its creation to its
-release (hff_edu.memory.LiveTensors, a TorchDispatchMode: it sees the forward,
+release (hff_edu.measuring.memory.LiveTensors, a TorchDispatchMode: it sees the forward,
 autograd's backward and the optimiser). Gradients are recognised afterwards and
 left out, parameters/optimiser state/the input batch existed before: the peak is
 that of activations and temporaries. Writes results/memory_vs_depth.{json,csv,png}.
@@ -19,7 +19,7 @@ import sys
 
 from _common import (header, int_list, metadata, out_name, parser, quick_defaults, save_figure, setup, table,
                      write_results)
-from hff_edu import memory, timing
+from hff_edu import memory
 
 FLAT = 1.25  # a local method's peak at the largest depth <= FLAT x its peak at the smallest
 
@@ -42,7 +42,7 @@ def main(argv=None):
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     config = dict(methods=methods, depths=a.depths, width=a.width, batch_size=a.batch_size,
                   in_features=a.in_features, num_classes=a.num_classes, optimizer="adam",
-                  accounting="hff_edu.memory.LiveTensors (TorchDispatchMode storage accounting); "
+                  accounting="hff_edu.measuring.memory.LiveTensors (TorchDispatchMode storage accounting); "
                              "peak minus parameters, gradients, optimiser state and input batch")
     meta = metadata(a, device, config, "python benchmarks/memory_vs_depth.py " + " ".join(argv or sys.argv[1:]))
     print(header(f"activation memory vs depth, width {a.width}, batch {a.batch_size}", meta), flush=True)

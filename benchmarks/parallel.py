@@ -36,7 +36,7 @@ import torch
 from _common import (header, metadata, out_name, parse_widths, parser, quick_defaults, save_figure, setup, table,
                      write_results)
 from hff_edu import data, parallel, train
-from hff_edu.models import build
+from hff_edu.methods import build
 
 TARGET = 1.7  # 2-stage pipeline, one thread per stage, >= TARGET x the sequential one-thread samples/s
 #: key -> what is measured

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import ROOT, RESULTS, metadata, parser, table, write_results
+from _common import ROOT, metadata, parser, table, write_results
 
 import torch
 

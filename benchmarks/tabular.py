@@ -30,7 +30,7 @@ import warnings
 
 from _common import header, int_list, metadata, out_name, parser, setup, table, write_results
 from hff_edu import data, train
-from hff_edu.models import build
+from hff_edu.methods import build
 
 DATASETS = ("wine", "breast_cancer", "iris")
 METHODS = ("hff", "ff", "bp", "local-ce")

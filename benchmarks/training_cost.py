@@ -38,8 +38,8 @@ import torch
 from _common import (header, int_list, metadata, out_name, parse_widths, parser, quick_defaults, save_figure,
                      setup, table, widths_label, write_results)
 from hff_edu import data, timing
-from hff_edu.compile import CompiledModel
-from hff_edu.models import build
+from hff_edu.training.compile import CompiledModel
+from hff_edu.methods import build
 
 METHODS = ("ff", "hff", "local-ce", "bp")
 PATHS = ("plain", "compiled")

@@ -33,41 +33,45 @@ from pathlib import Path
 from _common import header, metadata, parse_widths, parser, quick_defaults, setup, widths_label, \
     write_results
 from hff_edu import data
-from hff_edu.models import DEFAULT_LR, build
-from hff_edu.train import accuracy, fit
+from hff_edu.methods import DEFAULT_LR, SPECS, build, readouts_of
+from hff_edu.training.trainer import accuracy, fit
 
-METHODS = ("ff", "hff", "bp", "local-ce")
+#: every registered method with an MLP (what each tunes beyond the learning rate: its MethodSpec.tuning)
+METHODS = tuple(name for name, spec in SPECS.items() if spec.mlp is not None)
+
+
+class _Space:
+    """The search space a method's ``MethodSpec.tuning`` draws from, on an optuna trial."""
+
+    def __init__(self, trial):
+        self.trial = trial
+
+    def float(self, name, low, high, log=False):
+        return self.trial.suggest_float(name, low, high, log=log)
+
+    def int(self, name, low, high):
+        return self.trial.suggest_int(name, low, high)
+
+    def choice(self, name, options):
+        return self.trial.suggest_categorical(name, list(options))
 
 
 def suggest(method: str, trial, width: int) -> tuple[dict, dict]:
-    """The settings one trial tries: ``(model kwargs, fit kwargs)``."""
+    """The settings one trial tries: ``(model kwargs, fit kwargs)``: the learning rate for every method,
+    and what the method's declaration searches (``MethodSpec.tuning``)."""
     fit_kw = dict(lr=trial.suggest_float("lr", 1e-4, 2e-2, log=True))
-    model_kw = {}
-    if method == "ff":
-        model_kw["theta"] = trial.suggest_float("theta_per_unit", 0.01, 1.0, log=True) * width
-        model_kw["label_scale"] = trial.suggest_float("label_scale", 1.0, 30.0, log=True)
-        model_kw["negatives"] = trial.suggest_categorical("negatives", ["uniform", "hard"])
-        fit_kw["schedule"] = trial.suggest_categorical("schedule", ["simultaneous", "greedy"])
-    elif method == "hff":
-        model_kw["tau"] = trial.suggest_float("tau", 0.02, 0.5, log=True)
-        model_kw["margin"] = trial.suggest_float("margin", 0.0, 0.5)
-        model_kw["protos_per_class"] = trial.suggest_int("protos_per_class", 1, 4)
-        model_kw["init"] = trial.suggest_categorical("init", ["etf", "separated", "random"])
-    return model_kw, fit_kw
+    tuning = SPECS[method].tuning
+    if tuning is None:
+        return {}, fit_kw
+    model_kw, extra_fit = tuning(_Space(trial), width)
+    return model_kw, {**fit_kw, **extra_fit}
 
 
-def defaults(method: str, width: int, num_classes: int, in_features: int = 4) -> dict:
+def defaults(method: str, width: int, num_classes: int) -> dict:
     """The package's current defaults, in the search space's terms (enqueued as trial 0)."""
-    from hff_edu import ff, hff
     params = dict(lr=DEFAULT_LR[method])
-    if method == "ff":
-        probe = ff.FFNet(in_features, [width], num_classes)
-        params.update(theta_per_unit=probe.thetas[0] / width, label_scale=probe.label_scale,
-                      negatives=probe.negatives, schedule="simultaneous")
-    elif method == "hff":
-        probe = hff.HFFNet(4, [width], num_classes)
-        params.update(tau=probe.tau, margin=probe.margin, protos_per_class=len(probe.prototypes()[0][0]),
-                      init=probe.config["init"])
+    if SPECS[method].tuning_defaults is not None:
+        params.update(SPECS[method].tuning_defaults(width, num_classes))
     return params
 
 
@@ -78,16 +82,8 @@ def _same(a, b) -> bool:
 
 
 def readouts(method: str, model, split) -> dict:
-    """Validation accuracy of every prediction readout of a trained model."""
-    if method == "ff":
-        out = {"goodness": accuracy(model, split, mode="goodness"),
-               "softmax": accuracy(model, split, mode="softmax")}
-        if model.num_layers > 1:
-            out["goodness, all layers"] = accuracy(model, split, mode="goodness", skip_first=False)
-        return out
-    if method == "hff":
-        return {"last": accuracy(model, split, rule="last"), "sum": accuracy(model, split, rule="sum")}
-    return {"output": accuracy(model, split)}
+    """Validation accuracy of every prediction readout the method declares."""
+    return {name: accuracy(model, split, **kw) for name, kw in readouts_of(model).items()}
 
 
 def objective(method, ds, a, device):
@@ -138,7 +134,7 @@ def main(argv=None):
             storage=storage, direction="maximize", load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=a.seed))
         if not study.trials:
-            study.enqueue_trial(defaults(method, a.widths[0], ds.num_classes, ds.in_features), user_attrs={"defaults": True})
+            study.enqueue_trial(defaults(method, a.widths[0], ds.num_classes), user_attrs={"defaults": True})
         todo = a.trials - len([t for t in study.trials if t.state.is_finished()])
         start = time.perf_counter()
         if todo > 0:
@@ -148,7 +144,7 @@ def main(argv=None):
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         old = next(t for t in done if t.number == 0)
         best = study.best_trial
-        now = defaults(method, a.widths[0], ds.num_classes, ds.in_features)
+        now = defaults(method, a.widths[0], ds.num_classes)
         changed = any(not _same(now.get(k), v) for k, v in old.params.items())
         rows.append(dict(method=method, trials=len(done), best_val=best.value, defaults_now=now, changed=changed, best_readout=best.user_attrs["readout"],
                          best_params=best.params, default_val=old.value, default_readout=old.user_attrs["readout"],

@@ -29,11 +29,13 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint, data, parallel
-from .augment import for_dataset
-from .models import DEFAULT_CHANNELS, DEFAULT_LR, DEFAULT_WIDTHS, METHODS, base_method, build, method_of
-from .protocol import check_device
-from .train import TrainingWarning, accuracy, default_epochs, fit
+from .training import checkpoint, parallel
+from .core import data
+from .core.augment import for_dataset
+from .methods import (DEFAULT_CHANNELS, DEFAULT_LR, DEFAULT_WIDTHS, METHODS, SPECS, build, method_of,
+                      readouts_of, spec_of)
+from .core.protocol import check_device
+from .training.trainer import TrainingWarning, accuracy, default_epochs
 from .version import __version__
 
 
@@ -171,77 +173,66 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true",
                    help="train on the fast path: losses compiled by torch.compile (first steps compile; "
                         "same results to float tolerance)")
-    g = p.add_argument_group("HFF options")
-    g.add_argument("--tau", type=float, default=None, help="loss temperature (default 0.1 for C<=10, else 0.05)")
-    g.add_argument("--margin", type=_number(False), default=0.0, help="smooth margin m >= 0 (default 0)")
-    g.add_argument("--protos-per-class", type=_whole(1), default=1, help="prototypes per class K (default 1)")
-    g.add_argument("--init", choices=["etf", "separated", "random"], default="etf",
-                   help="prototype initialisation (default %(default)s)")
-    g.add_argument("--fixed-prototypes", action="store_true", help="do not learn the prototypes (ablation)")
-    g.add_argument("--rule", choices=["last", "sum"], default="last",
-                   help="default prediction rule: last layer or sum over layers (both are reported)")
-    g = p.add_argument_group("FF options")
-    g.add_argument("--theta", type=_number(True), default=None,
-                   help="goodness threshold (default: the model's, 0.08 x the layer width for the MLP, tuned)")
-    g.add_argument("--label-scale", type=_number(True), default=None,
-                   help="value written for the one-hot label (default: the model's; for the MLP sqrt(10 x features / classes), "
-                        "28 on Fashion-MNIST, tuned)")
-    g.add_argument("--negatives", choices=["uniform", "hard"], default=None,
-                   help="wrong labels drawn uniformly or from the current softmax (default: the model's, "
-                        "hard for the MLP, uniform for conv)")
-    g.add_argument("--sum-all-layers", dest="sum_skip_first", action="store_false", default=None,
-                   help="goodness mode sums every layer (the MLP default, tuned)")
-    g.add_argument("--skip-first", dest="sum_skip_first", action="store_true",
-                   help="goodness mode sums layers >= 2 only (Hinton's choice)")
-    g.add_argument("--ff-mode", choices=["goodness", "softmax"], default="goodness",
-                   help="default prediction mode (both are reported)")
+    _add_method_options(p)
     g = p.add_argument_group("conv options (methods ending in -conv)")
     g.add_argument("--channels", type=parse_widths, default=list(DEFAULT_CHANNELS),
                    help="block channels, e.g. 32,64,128 (default 32,64,128)")
     g.add_argument("--convs-per-block", type=int, default=1, choices=[1, 2],
                    help="2 trains two convs together per block: block-local, not layer-local (default 1)")
-    g.add_argument("--head-dim", type=_whole(1), default=None,
-                   help="HFF/local-CE AuxConv size d (default: max(channels, C x K))")
-    g.add_argument("--ff-loss", choices=["ff", "symba"], default="ff", help="conv FF loss (default ff)")
     g.add_argument("--augment", action="store_true",
                    help="random crop (+ flip where the dataset allows it) on every training batch")
 
 
+#: how the text of each kind of method option is read (methods/spec.py: Option.kind)
+OPTION_TYPES = {"float": float, "positive": _number(True), "non-negative": _number(False), "int": _whole(1)}
+
+
+def _add_method_options(p: argparse.ArgumentParser) -> None:
+    """One argument group per method, from the options each method declares (methods/spec.py). A flag
+    two methods declare (``--head-dim``) is added once, its help naming both."""
+    seen = {}
+    for spec in SPECS.values():
+        options = [o for o in spec.options if o.flag not in seen]
+        for o in spec.options:
+            seen.setdefault(o.flag, []).append(spec.name)
+        if not options:
+            continue
+        g = p.add_argument_group(f"{spec.name} options ({spec.title})")
+        for o in options:
+            users = ", ".join(s.name for s in SPECS.values() if any(x.flag == o.flag for x in s.options))
+            help_text = o.help + (f" [{users}]" if "," in users else "")
+            if o.kind in ("true", "false"):
+                g.add_argument(o.flag, dest=o.destination, action="store_const", const=o.kind == "true",
+                               default=None, help=help_text)
+            elif o.kind == "choice":
+                g.add_argument(o.flag, dest=o.destination, choices=list(o.choices), default=o.default, help=help_text)
+            else:
+                g.add_argument(o.flag, dest=o.destination, type=OPTION_TYPES[o.kind], default=o.default,
+                               help=help_text)
+
+
 def _model_kwargs(method: str, a) -> dict:
-    kw = dict(seed=a.seed)
+    """The constructor arguments of ``method`` from the command line: its declared options that apply
+    to its architecture and were given (or have a default of their own)."""
     conv = method.endswith("-conv")
+    kw = dict(seed=a.seed)
     if conv:
         kw.update(convs_per_block=a.convs_per_block)
-    base = base_method(method)
-    if base == "hff":
-        kw.update(tau=a.tau, margin=a.margin, protos_per_class=a.protos_per_class, init=a.init,
-                  learnable=not a.fixed_prototypes, rule=a.rule)
-        if conv:
-            kw.update(head_dim=a.head_dim)
-    elif base == "ff":
-        kw.update(theta=a.theta, predict_mode=a.ff_mode)
-        # None: the model's own default (they differ between the MLP, tuned, and conv)
-        kw.update({k: v for k, v in dict(negatives=a.negatives, sum_skip_first=a.sum_skip_first).items()
-                   if v is not None})
-        if conv:
-            kw.update(loss=a.ff_loss)
-        elif a.label_scale is not None:
-            kw.update(label_scale=a.label_scale)
-    elif method == "local-ce-conv":
-        kw.update(head_dim=a.head_dim)
+    for o in spec_of(method).options:
+        if ("conv" if conv else "mlp") in o.arch:
+            value = getattr(a, o.destination, None)
+            if value is not None:
+                kw[o.kwarg] = value
     return kw
 
 
 def final_scores(model, split) -> dict:
-    """Test accuracy under every prediction mode/rule the model has."""
+    """Test accuracy under every readout the model's method declares."""
     name = method_of(model)
-    if base_method(name) == "ff":
-        return {f"{name} goodness": accuracy(model, split, mode="goodness"),
-                f"{name} softmax": accuracy(model, split, mode="softmax")}
-    if base_method(name) == "hff":
-        return {f"{name} last": accuracy(model, split, rule="last"),
-                f"{name} sum": accuracy(model, split, rule="sum")}
-    return {name: accuracy(model, split)}
+    readouts = readouts_of(model)
+    if len(readouts) == 1:
+        return {name: accuracy(model, split, **next(iter(readouts.values())))}
+    return {f"{name} {r}": accuracy(model, split, **kw) for r, kw in readouts.items()}
 
 
 def run_one(method: str, ds, a) -> dict:
@@ -412,7 +403,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=parse_out_path, default=None, metavar="FILE", help="also write the results as JSON")
     p.set_defaults(func=cmd_compare)
 
-    from . import course  # the classroom edition: hff-edu course DEST [--student]
+    from .course import folder as course  # the course in a folder: hff-edu course DEST [--student]
     p = sub.add_parser("course", help="write the course (notebooks and a README) into a folder of your choice")
     course.add_course_arguments(p)
     p.set_defaults(func=course.cmd_course)

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 import torch
 
-from hff_edu import baselines, checkpoint, cli, data, ff, hff, models, train
+from hff_edu import baselines, checkpoint, cli, data, ff, hff, methods, train
+from hff_edu.methods import symba
 
 ROOT = Path(__file__).resolve().parent.parent
 X10 = torch.randn(6, 10)
@@ -45,7 +46,7 @@ def table(n=30, d=4, classes=3, seed=0):
 
 def fit_small(model=None, ds=None, **kw):
     ds = ds or small_digits()
-    model = model or models.build("hff", ds, [8])
+    model = model or methods.build("hff", ds, [8])
     return train.fit(model, ds, **dict(dict(epochs=1, progress=False, device="cpu"), **kw))
 
 
@@ -142,13 +143,13 @@ BAD = [
     ("constructor", "in_channels 0", lambda t: hff.HFFConvNet(0, [4], 3), ValueError, "in_channels=0"),
     ("constructor", "head_dim 0", lambda t: hff.HFFConvNet(1, [4], 3, head_dim=0), ValueError, "head_dim=0"),
     ("constructor", "conv goodness", lambda t: ff.FFConvNet(1, [4], 3, goodness="max"), ValueError, "Unknown goodness"),
-    ("constructor", "conv loss", lambda t: ff.FFConvNet(1, [4], 3, loss="hinge"), ValueError, "Unknown loss"),
+    ("constructor", "symba alpha 0", lambda t: symba.SymBaConvNet(1, [4], 3, alpha=0), ValueError, "alpha=0"),
     ("constructor", "convs_per_block 3", lambda t: baselines.BPConvNet(1, [4], 3, convs_per_block=3), ValueError, "convs_per_block=3"),
     ("constructor", "pool length", lambda t: baselines.LocalCEConvNet(1, [4, 8], 3, pool=[True]), ValueError, "pool has 1 entries"),
     ("constructor", "label every block", lambda t: ff.FFConvNet(1, [4], 3, label_mode="overlay", label_every_block=True),
      ValueError, "needs label_mode='channels'"),
-    ("constructor", "build unknown method", lambda t: models.build("svm", small_digits()), ValueError, "Unknown method 'svm'"),
-    ("constructor", "build conv on a table", lambda t: models.build("hff-conv", data.from_arrays(*table(), *table())),
+    ("constructor", "build unknown method", lambda t: methods.build("svm", small_digits()), ValueError, "Unknown method 'svm'"),
+    ("constructor", "build conv on a table", lambda t: methods.build("hff-conv", data.from_arrays(*table(), *table())),
      ValueError, "needs images"),
     # -- model input (predict, local_losses) -------------------------------------------
     ("model input", "numpy input", lambda t: hff.HFFNet(10, [8], 3).predict(np.zeros((2, 10))), TypeError, "Expected a torch.Tensor"),
@@ -189,9 +190,9 @@ BAD = [
     ("fit", "weight decay negative", lambda t: fit_small(weight_decay=-1e-4), ValueError, "weight_decay=-0.0001"),
     ("fit", "optimizer unknown", lambda t: fit_small(optimizer="rmsprop"), ValueError, "Unknown optimizer 'rmsprop'"),
     ("fit", "schedule unknown", lambda t: fit_small(schedule="random"), ValueError, "Unknown schedule"),
-    ("fit", "greedy too few epochs", lambda t: fit_small(models.build("hff", small_digits(), [8, 8, 8]), schedule="greedy",
+    ("fit", "greedy too few epochs", lambda t: fit_small(methods.build("hff", small_digits(), [8, 8, 8]), schedule="greedy",
                                                          epochs=2), ValueError, "would never train"),
-    ("fit", "greedy backprop", lambda t: fit_small(models.build("bp", small_digits(), [8]), schedule="greedy"), ValueError,
+    ("fit", "greedy backprop", lambda t: fit_small(methods.build("bp", small_digits(), [8]), schedule="greedy"), ValueError,
      "cannot be trained greedily"),
     ("fit", "eval_on unknown", lambda t: fit_small(eval_on="train"), ValueError, "Unknown eval_on 'train'"),
     ("fit", "eval_on val without val", lambda t: fit_small(eval_on="val"), ValueError, "has no validation split"),
@@ -282,7 +283,7 @@ BAD = [
      "not a readable hff_edu checkpoint"),
     ("checkpoint", "empty file", lambda t: checkpoint.load(write(t, "e.pt", b"")), ValueError, "not a readable"),
     ("checkpoint", "foreign torch file", lambda t: checkpoint.load(torch.save({"w": torch.ones(2)}, t / "f.pt") or t / "f.pt"),
-     ValueError, "not written by hff_edu.checkpoint.save"),
+     ValueError, "not written by hff_edu.training.checkpoint.save"),
     ("checkpoint", "config and weights disagree", lambda t: checkpoint.load(tampered(t, lambda p: p["config"].update(widths=[9]))),
      ValueError, "weights that do not fit its own config"),
     ("checkpoint", "unknown config key", lambda t: checkpoint.load(tampered(t, lambda p: p["config"].update(colour="red"))),
@@ -409,7 +410,7 @@ def test_cli_errors_in_a_real_process_have_no_traceback(tmp_path):
 
 # -- legitimate edge inputs: the right result -------------------------------------------
 def edge_conv_batch_of_one_in_train_mode():
-    model = models.build("hff-conv", small_digits(), [4, 8, 8])  # 8x8 -> 1x1 after three pools
+    model = methods.build("hff-conv", small_digits(), [4, 8, 8])  # 8x8 -> 1x1 after three pools
     model.train()
     pred = model.predict(small_digits().test.x[:1])
     assert pred.shape == (1,) and model.training  # eval mode inside predict, train mode restored
@@ -420,14 +421,14 @@ def edge_conv_batch_of_one_in_train_mode():
 def edge_conv_last_batch_of_one():
     ds = data.load("digits", subset=41, test_subset=20)
     for method in ("hff-conv", "local-ce-conv", "ff-conv", "bp-conv"):
-        h = train.fit(models.build(method, ds, [4, 8, 8]), ds, epochs=2, batch_size=20, progress=False)
+        h = train.fit(methods.build(method, ds, [4, 8, 8]), ds, epochs=2, batch_size=20, progress=False)
         assert len(h.records) == 2 and all(np.isfinite(h.records[-1]["train_loss"]))
 
 
 def edge_conv_batch_size_one():
     ds = data.load("digits", subset=12, test_subset=10)
     for method in ("hff-conv", "local-ce-conv"):
-        model = models.build(method, ds, [4, 8, 8])
+        model = methods.build(method, ds, [4, 8, 8])
         h = train.fit(model, ds, epochs=1, batch_size=1, progress=False)
         assert all(np.isfinite(h.final["train_loss"])) and not model.training
 
@@ -486,10 +487,10 @@ def edge_empty_fit():
 def edge_huge_lr_says_so():
     ds = data.load("digits", subset=300)
     with pytest.warns(train.TrainingWarning, match="went backwards"):
-        h = train.fit(models.build("hff", ds, [64]), ds, epochs=3, lr=1e6, progress=False)
+        h = train.fit(methods.build("hff", ds, [64]), ds, epochs=3, lr=1e6, progress=False)
     assert any("likely far too high" in n for n in h.notes)
     with pytest.warns(train.TrainingWarning, match="training diverged"):
-        h = train.fit(models.build("bp", ds, [64]), ds, epochs=3, lr=1e6, progress=False)
+        h = train.fit(methods.build("bp", ds, [64]), ds, epochs=3, lr=1e6, progress=False)
     assert any("rose from" in n for n in h.notes)
 
 
@@ -606,10 +607,10 @@ def test_cache_key_holds_its_parts(tmp_path):
 
 
 # -- predictions run in eval mode, for every model kind, and give the mode back ----------
-@pytest.mark.parametrize("method", list(models.METHODS))
+@pytest.mark.parametrize("method", list(methods.METHODS))
 def test_predictions_run_in_eval_mode_and_restore_it(method):
     ds = small_digits()
-    model = models.build(method, ds, [4, 8] if method.endswith("-conv") else [16, 16])
+    model = methods.build(method, ds, [10, 20] if method.endswith("-conv") else [20, 20])  # multiples of C
     train.fit(model, ds, epochs=1, progress=False)  # BatchNorm gets running statistics
     x = ds.test.x[:7]
     reference = [model.predict(x), model.layer_predictions(x), model.predict_and_layers(x)]

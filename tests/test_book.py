@@ -1,7 +1,6 @@
 """The course website's links: every Jupyter-style section link in the docs and the README becomes
 a MyST anchor that names a real heading of its notebook (what ``make book`` would otherwise
 report as a broken link only after executing every notebook)."""
-import importlib.util
 import re
 from pathlib import Path
 
@@ -12,14 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest.importorskip("myst_parser", reason="the site's builder (dev extra: jupyter-book) is not installed")
 
 
-def _build_module():
-    spec = importlib.util.spec_from_file_location("book_build", ROOT / "book" / "build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _build_module()
+from hff_edu.course import site as build  # noqa: E402 (after the importorskip)
 
 
 def test_jupyter_anchors_become_myst_slugs():

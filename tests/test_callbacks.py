@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from hff_edu import baselines, data, ff, hff, train
-from hff_edu.callbacks import LayerStats, hoyer_sparsity
+from hff_edu.training.callbacks import LayerStats, hoyer_sparsity
 
 
 def test_hoyer_sparsity_ends_and_scale():

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from hff_edu import stats
-from hff_edu.claims import MODE_ENV, ClaimFailed, Claims, gap_sentence, mode
-from hff_edu.load import LoadMeter
+from hff_edu.teaching.claims import MODE_ENV, ClaimFailed, Claims, gap_sentence, mode
+from hff_edu.measuring.load import LoadMeter
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The fast path (hff_edu.compile): the same losses and gradients as the readable path,
+"""The fast path (hff_edu.training.compile): the same losses and gradients as the readable path,
 for every model kind; the batch still checked; fit(compile=...) and the CLI's --compile.
 
 Most tests compile with the ``aot_eager`` backend (dynamo's graph capture and AOT
@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from hff_edu import cli, compile as fast, data, models, protocol, train
+from hff_edu import cli, compile as fast, data, methods, protocol, train
 from test_reference import KINDS  # every model kind, small, as the stored reference builds them
 
 
@@ -27,7 +27,7 @@ def _fresh_compile_cache():
 
 def _pair(kind, ds):
     sizes, kwargs = KINDS[kind]
-    return models.build(kind, ds, sizes, **kwargs).train(), models.build(kind, ds, sizes, **kwargs).train()
+    return methods.build(kind, ds, sizes, **kwargs).train(), methods.build(kind, ds, sizes, **kwargs).train()
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -62,7 +62,7 @@ def test_only_the_active_losses_train(small):
 
 
 def test_the_batch_is_still_checked(small):
-    compiled = fast.CompiledModel(models.build("hff", small, [16], seed=0), backend="aot_eager")
+    compiled = fast.CompiledModel(methods.build("hff", small, [16], seed=0), backend="aot_eager")
     x, y = small.train.x[:8].reshape(8, -1).clone(), small.train.y[:8]
     x[3, 5] = float("nan")
     with pytest.raises(ValueError, match="NaN or Inf"):
@@ -78,7 +78,7 @@ def test_tracing_is_false_outside_compiled_code():
 
 
 def test_stepper_and_wrong_arguments(small):
-    model = models.build("bp", small, [8], seed=0)
+    model = methods.build("bp", small, [8], seed=0)
     assert fast.stepper(model, False) is model
     assert isinstance(fast.stepper(model, True), fast.CompiledModel)
     wrapped = fast.stepper(model, dict(backend="aot_eager"))
@@ -99,7 +99,7 @@ def test_stepper_and_wrong_arguments(small):
 def test_fit_on_the_fast_path_matches_the_readable_path(small):
     out = {}
     for compile in (False, dict(backend="aot_eager")):
-        model = models.build("local-ce", small, [24], seed=2)
+        model = methods.build("local-ce", small, [24], seed=2)
         # 240 samples in batches of 64: the last, smaller batch is compiled too
         history = train.fit(model, small, epochs=2, batch_size=64, lr=3e-3, seed=5, progress=False,
                             device="cpu", compile=compile)
@@ -116,7 +116,7 @@ def test_fit_compiled_by_inductor(small):
     """The default fast path, C++ kernels built by inductor (a minute the first time, then cached)."""
     out = {}
     for compile in (False, True):
-        model = models.build("hff", small, [24], seed=2)
+        model = methods.build("hff", small, [24], seed=2)
         history = train.fit(model, small, epochs=1, batch_size=60, lr=3e-3, seed=5, progress=False,
                             device="cpu", compile=compile)
         out[compile] = (torch.tensor(history.column("train_loss")), model.state_dict())
@@ -126,7 +126,7 @@ def test_fit_compiled_by_inductor(small):
 
 
 def test_cli_compile_reaches_fit(small, monkeypatch):
-    from hff_edu.parallel import command_line
+    from hff_edu.training.parallel import command_line
     seen = {}
     real_fit = command_line.fit  # the CLI trains through parallel.cli_trainer: train.fit in one process
 
@@ -153,5 +153,5 @@ def test_every_compiled_model_keeps_its_own_cache(small):
     counters.clear()
     x, y = small.train.x[:16], small.train.y[:16]
     for width in range(4, 14):  # ten models, ten shapes
-        fast.CompiledModel(models.build("local-ce", small, [width], seed=0), backend="eager").backward_local(x, y)
+        fast.CompiledModel(methods.build("local-ce", small, [width], seed=0), backend="eager").backward_local(x, y)
     assert counters["stats"]["unique_graphs"] == 10

@@ -1,10 +1,10 @@
-"""Convolutional HFF, FF and baselines; augmentation; transfer helpers (hff_edu.ff, hff, baselines, blocks; augment, transfer)."""
+"""Convolutional HFF, FF and baselines; augmentation; transfer helpers (hff_edu.methods.ff, hff, baselines, blocks; augment, transfer)."""
 import pytest
 import torch
 
-from hff_edu import augment, baselines, checkpoint, data, ff, hff, models, train, transfer
-from hff_edu.data import Split
-from hff_edu.models import CLASSES, METHODS
+from hff_edu import augment, baselines, checkpoint, data, ff, hff, methods, train, transfer
+from hff_edu.core.data import Split
+from hff_edu.methods import CLASSES, METHODS
 
 IN_CH, CH, C, HW = 2, [4, 6, 8], 3, 8
 
@@ -139,12 +139,15 @@ def test_hff_rules():
 
 def test_ff_options():
     x, y = batch()
-    for kw in (dict(loss="symba"), dict(goodness="mean"), dict(label_mode="overlay"), dict(label_every_block=True),
+    for kw in (dict(goodness="mean"), dict(label_mode="overlay"), dict(label_every_block=True),
                dict(negatives="hard"), dict(batchnorm=False)):
         model = make("ff", **kw).train()
         losses = model.local_losses(x, y)
         assert len(losses) == len(CH) + 1 and all(torch.isfinite(v) for v in losses), kw
-    assert ff.symba_loss(torch.tensor([2.0]), torch.tensor([0.0]), 4.0) < 1e-3
+    from hff_edu.methods import symba  # SymBa: FF's networks with the symmetric loss, a method of its own
+    assert symba.symba_loss(torch.tensor([2.0]), torch.tensor([0.0]), 4.0) < 1e-3
+    sym = symba.SymBaConvNet(IN_CH, CH, C, alpha=2.0).train()
+    assert all(torch.isfinite(v) for v in sym.local_losses(x, y)) and sym.config["alpha"] == 2.0
     planes = ff.label_planes(x[:2], torch.tensor([1, 2]), C)
     assert planes.shape == (2, IN_CH + C, HW, HW)
     assert torch.equal(planes[0, IN_CH:, 0, 0], torch.tensor([0.0, 1.0, 0.0]))
@@ -197,10 +200,10 @@ def test_bad_constructor_arguments(digits):
         hff.HFFConvNet(1, [4], 10, head_dim=0)
     with pytest.raises(ValueError, match="label_mode"):
         ff.FFConvNet(1, [4], 10, label_mode="pixels")
-    with pytest.raises(ValueError, match="loss"):
-        ff.FFConvNet(1, [4], 10, loss="hinge")
+    with pytest.raises(TypeError, match="loss"):  # SymBa's loss is a method of its own (methods/symba.py)
+        ff.FFConvNet(1, [4], 10, loss="symba")
     with pytest.raises(ValueError, match="Unknown method"):
-        models.build("svm", digits, [4])
+        methods.build("svm", digits, [4])
 
 
 @pytest.mark.parametrize("kind", ["hff", "ff", "local-ce", "bp"])
@@ -280,7 +283,7 @@ def test_tiny_fit_on_fashion_beats_chance():
         ds = data.load("fashion-mnist", subset=1000, test_subset=500, download=False)
     except FileNotFoundError:
         pytest.skip("Fashion-MNIST is not installed here")
-    model = models.build("hff-conv", ds, [8, 16], pool=[True, True])
+    model = methods.build("hff-conv", ds, [8, 16], pool=[True, True])
     history = train.fit(model, ds, epochs=3, batch_size=50, lr=5e-3, progress=False)
     assert history.test_acc > 0.4, history.table()  # chance is 0.1
     assert len(history.final["layer_test_acc"]) == 2

@@ -14,8 +14,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from hff_edu import course, data, exercises
-from hff_edu import notebook_runner as nr
+from hff_edu import data, exercises
+from hff_edu.course import editions as course
+from hff_edu.course import folder, verify
+from hff_edu.course import runner as nr
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "notebooks" / "90_exercise_fixture.ipynb"
@@ -168,7 +170,7 @@ def test_hidden_tests_pass_on_the_solutions_and_fail_on_a_blank_answer():
 @pytest.mark.notebooks
 def test_both_versions_of_the_fixture_report_every_check(tmp_path):
     """Executed with papermill like CI's `course check`: teacher all correct, student all not solved yet."""
-    report = course.check([FIXTURE], "smoke", teacher_runs=tmp_path / "teacher", out=tmp_path / "student")
+    report = verify.check([FIXTURE], "smoke", teacher_runs=tmp_path / "teacher", out=tmp_path / "student")
     entry = report["notebooks"]["90_exercise_fixture"]
     assert report["errors"] == []
     assert entry["teacher"] == (4, 0) and entry["student"] == (0, 4) and entry["checks"] == 4
@@ -179,19 +181,19 @@ def test_both_versions_of_the_fixture_report_every_check(tmp_path):
 
 def test_compare_counts_catches_a_check_that_passes_on_a_blank_answer():
     found = course.audit_notebook(_fixture(), "90")
-    assert course.compare_counts(found, (4, 0), (0, 4)) == []
-    assert "passed on a blank answer" in course.compare_counts(found, (4, 0), (1, 3))[0]
-    assert "all of which must pass" in course.compare_counts(found, (3, 1), (0, 4))[0]
-    assert "printed no" in course.compare_counts(found, None, (0, 4))[0]
+    assert verify.compare_counts(found, (4, 0), (0, 4)) == []
+    assert "passed on a blank answer" in verify.compare_counts(found, (4, 0), (1, 3))[0]
+    assert "all of which must pass" in verify.compare_counts(found, (3, 1), (0, 4))[0]
+    assert "printed no" in verify.compare_counts(found, None, (0, 4))[0]
 
 
 # ----------------------------------------------------------------------------
 # the course in a folder
 
 def test_write_course_student_edition(tmp_path, monkeypatch):
-    monkeypatch.setattr(course, "course_notebooks", lambda: [FIXTURE] + nr.notebook_paths()[:1])
+    monkeypatch.setattr(folder, "course_notebooks", lambda: [FIXTURE] + nr.notebook_paths()[:1])
     dest = tmp_path / "my course"
-    written = course.write_course(dest, student=True, kernel=False)
+    written = folder.write_course(dest, student=True, kernel=False)
     assert [p.name for p in written] == [FIXTURE.name, nr.notebook_paths()[0].name]
     student = nbformat.read(str(dest / FIXTURE.name), as_version=4)
     assert "return -1 / (C - 1)" not in "".join(c.source for c in student.cells)
@@ -199,9 +201,9 @@ def test_write_course_student_edition(tmp_path, monkeypatch):
     assert "student edition" in readme and str(data.data_root()) in readme and FIXTURE.name in readme
     # a second call keeps the student's work
     (dest / FIXTURE.name).write_text("my work")
-    assert course.write_course(dest, student=True, kernel=False) == []
+    assert folder.write_course(dest, student=True, kernel=False) == []
     assert (dest / FIXTURE.name).read_text() == "my work"
-    assert len(course.write_course(dest, student=True, kernel=False, force=True)) == 2
+    assert len(folder.write_course(dest, student=True, kernel=False, force=True)) == 2
 
 
 def test_hff_edu_course_command(tmp_path):

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from hff_edu import data, ff, hff, train
-from hff_edu.models import build
+from hff_edu.core import sources
+from hff_edu.methods import build
 
 
 def test_digits_bundle(digits):
@@ -29,7 +30,7 @@ def test_subset_is_stratified_and_seeded():
     assert counts.min() >= 9 and counts.max() <= 11
 
 
-fashion_available = data._find_idx(data.DEBIAN_FASHION_DIR, "t10k-labels-idx1-ubyte") is not None
+fashion_available = sources._find_idx(sources.DEBIAN_FASHION_DIR, "t10k-labels-idx1-ubyte") is not None
 
 
 @pytest.mark.skipif(not fashion_available, reason="Debian's dataset-fashion-mnist is not installed")

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from hff_edu.core import sources
 from hff_edu import baselines, checkpoint, data, exercises, ff, hff, profiles, train
 
 MODELS = [lambda: ff.FFNet(10, [8], 3), lambda: hff.HFFNet(10, [8], 3),
@@ -77,7 +78,7 @@ def test_unknown_dataset():
 
 
 def test_missing_fashion_files(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(sources, "DEBIAN_FASHION_DIR", tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError) as e:
         data.load("fashion-mnist", root=tmp_path, download=False)
     msg = str(e.value)

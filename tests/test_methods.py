@@ -109,7 +109,7 @@ def test_ff_defaults_are_the_tuned_settings():
     """The MLP defaults are benchmarks/tune.py's best trial (rounded): every layer's goodness is
     summed, hard negatives, threshold 0.08 x width, label value sqrt(10 D / C) (28 for Fashion-MNIST's
     784 x 10), Adam lr 7e-4."""
-    from hff_edu.models import DEFAULT_LR
+    from hff_edu.methods import DEFAULT_LR
     model = ff.FFNet(30, [16, 16, 16], 4)
     x = torch.randn(8, 30)
     torch.testing.assert_close(model.predict(x), model.goodness_scores(x).sum(1).argmax(1))

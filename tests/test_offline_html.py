@@ -1,4 +1,4 @@
-"""notebook_runner's offline HTML export and the JupyterLab working copies (no notebook is executed)."""
+"""The notebook runner's offline HTML export and the JupyterLab working copies (no notebook is executed)."""
 import os
 import re
 import time
@@ -6,7 +6,7 @@ import time
 import nbformat
 import pytest
 
-from hff_edu import notebook_runner as nr
+from hff_edu.course import runner as nr
 
 
 def _executed_notebook(tmp_path, plotly=False):
@@ -23,7 +23,7 @@ def _executed_notebook(tmp_path, plotly=False):
     return path
 
 
-@pytest.mark.skipif(not all((nr.JS / rel).is_file() for rel, _ in nr.JS_ASSETS.values()),
+@pytest.mark.skipif(not all((nr.js_dir() / rel).is_file() for rel, _ in nr.JS_ASSETS.values()),
                     reason="the offline HTML's npm packages are not installed (make setup runs npm ci --prefix js)")
 @pytest.mark.parametrize("plotly", [False, True])
 def test_offline_html_loads_nothing_from_the_internet(tmp_path, plotly):
@@ -41,7 +41,7 @@ def test_offline_html_loads_nothing_from_the_internet(tmp_path, plotly):
 
 
 def test_missing_npm_packages_give_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(nr, "JS", tmp_path / "nothing")
+    monkeypatch.setattr(nr, "js_dir", lambda: tmp_path / "nothing")
     with pytest.raises(FileNotFoundError, match="make setup"):
         nr.to_html(_executed_notebook(tmp_path))
 

@@ -1,4 +1,4 @@
-"""Parallel training (hff_edu.parallel): a pipelined run computes what train.fit computes, a
+"""Parallel training (hff_edu.training.parallel): a pipelined run computes what train.fit computes, a
 data-parallel run what one process computes, and a setup that cannot work fails fast and says why.
 
 The multi-process tests start gloo processes on the CPU; to keep the suite quick, several model
@@ -18,10 +18,10 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from hff_edu import checkpoint, cli, data, parallel, train
-from hff_edu.augment import RandomCropFlip
-from hff_edu.models import build
-from hff_edu.parallel.command_line import _pipeline_in_group as pipeline_in_group
-from hff_edu.protocol import LocalModel
+from hff_edu.core.augment import RandomCropFlip
+from hff_edu.methods import build
+from hff_edu.training.parallel.command_line import _pipeline_in_group as pipeline_in_group
+from hff_edu.core.protocol import LocalModel
 from hff_edu.viz import parallel_views as pv
 
 ROOT = Path(__file__).resolve().parent.parent

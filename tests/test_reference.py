@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hff_edu import data, models, train
+from hff_edu import data, methods, train
 
 REFERENCE = Path(__file__).resolve().parent / "data" / "reference.pt"
 
@@ -40,7 +40,7 @@ def compute(kind: str) -> dict:
     """
     ds = data.load("digits", subset=240, test_subset=120, seed=3)
     sizes, kwargs = KINDS[kind]
-    model = models.build(kind, ds, sizes, **kwargs)
+    model = methods.build(kind, ds, sizes, **kwargs)
     history = train.fit(model, ds, epochs=2, batch_size=64, lr=3e-3, seed=5, progress=False,
                         device="cpu")
     pred, layers = model.predict_and_layers(ds.test.x)

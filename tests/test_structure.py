@@ -1,6 +1,7 @@
 """The package's shape: no import cycles (every import statement counts, also those inside
-functions), the layers of docs/layout import only downwards, each algorithm in one module,
-and every module says in its opening docstring what it holds."""
+functions), the layers (the package's folders) import only downwards, each algorithm in one module,
+every module says in its opening docstring what it holds, and no module or function outgrows the
+floors."""
 import ast
 from pathlib import Path
 
@@ -8,16 +9,25 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "hff_edu"
 
-#: the layers, lowest first (docs and ../shared/docs/layout.md); a module may import only
-#: from its own layer or below. Modules not listed here fail the test: place them.
+#: the layers, lowest first (docs/architecture.md and ../shared/docs/layout.md), by the package's
+#: folders: a module may import only from its own layer or below. A new folder or top-level module
+#: not listed here fails the test: place it.
 LAYERS = [
-    {"version", "protocol", "profiles", "geometry", "data", "blocks", "augment", "stats"},
-    {"ff", "hff", "baselines"},
-    {"models"},
-    {"train", "callbacks", "checkpoint", "timing", "memory", "transfer", "parallel", "compile", "load"},
-    {"viz", "widgets", "exercises", "explorer", "claims"},
-    {"cli", "notebook_runner", "course", "__main__", "__init__"},
+    {"version", "core"},        # the vocabulary: protocol, data and its sources, geometry, blocks, stats, palette
+    {"methods"},                # one learning rule per file, and the registry of their declarations
+    {"training"},               # fit, checkpoints, the fast path, callbacks, transfer, parallel/
+    {"measuring"},              # clocks, inference, FLOPs, training cost, memory, load
+    {"viz"},                    # figures
+    {"teaching"},               # claims, exercises, widgets, profiles
+    {"course"},                 # editions, the notebook runner, the site
+    {"cli", "__main__", "__init__"},
 ]
+#: the size floors the structure keeps (lines): no module, no function body (its docstring aside)
+#: beyond them. A method's file holds all of that method, nanoGPT-style (input, layer, loss, MLP,
+#: conv network, prediction, declaration), so it may be longer than the rest.
+MAX_MODULE_LINES = 620
+MAX_METHOD_MODULE_LINES = 750
+MAX_FUNCTION_LINES = 80
 
 
 def module_name(path: Path) -> str:
@@ -47,7 +57,7 @@ def imports_of(name: str, path: Path, known: set) -> set:
                 root = ".".join(base + ([node.module] if node.module else []))
             else:
                 root = node.module or ""
-            # "from . import ff" imports the module hff_edu.ff; "from .ff import x" imports hff_edu.ff
+            # "from . import ff" imports the module hff_edu.methods.ff; "from .ff import x" imports hff_edu.methods.ff
             targets = [f"{root}.{alias.name}" if f"{root}.{alias.name}" in known else root
                        for alias in node.names]
         else:
@@ -121,9 +131,9 @@ def test_layers_import_only_downwards():
 
 def test_algorithm_modules_never_import_the_registry_or_each_other_upwards():
     g = graph()
-    for algo in ("hff_edu.ff", "hff_edu.hff", "hff_edu.baselines", "hff_edu.blocks"):
-        assert "hff_edu.models" not in g[algo], f"{algo} imports the registry"
-    assert not g["hff_edu.blocks"] & {"hff_edu.ff", "hff_edu.hff", "hff_edu.baselines"}
+    for algo in ("hff_edu.methods.ff", "hff_edu.methods.hff", "hff_edu.methods.baselines", "hff_edu.core.blocks"):
+        assert "hff_edu.methods" not in g[algo], f"{algo} imports the registry"
+    assert not g["hff_edu.core.blocks"] & {"hff_edu.methods.ff", "hff_edu.methods.hff", "hff_edu.methods.baselines"}
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
@@ -137,9 +147,35 @@ def test_every_module_opens_with_a_docstring(name):
 
 def test_each_algorithm_holds_both_architectures():
     from hff_edu import baselines, ff, hff
-    assert ff.FFNet.__module__ == ff.FFConvNet.__module__ == "hff_edu.ff"
-    assert hff.HFFNet.__module__ == hff.HFFConvNet.__module__ == "hff_edu.hff"
+    assert ff.FFNet.__module__ == ff.FFConvNet.__module__ == "hff_edu.methods.ff"
+    assert hff.HFFNet.__module__ == hff.HFFConvNet.__module__ == "hff_edu.methods.hff"
     for cls in (baselines.BPNet, baselines.BPConvNet, baselines.LocalCENet, baselines.LocalCEConvNet):
-        assert cls.__module__ == "hff_edu.baselines"
+        assert cls.__module__ == "hff_edu.methods.baselines"
     for mod in (ff, hff, baselines):
         assert not hasattr(mod, "__getattr__"), f"{mod.__name__} re-exports lazily"
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_no_module_outgrows_the_floor(name):
+    lines = len(modules()[name].read_text().splitlines())
+    floor = MAX_METHOD_MODULE_LINES if name.startswith("hff_edu.methods.") else MAX_MODULE_LINES
+    assert lines <= floor, f"{name} has {lines} lines (> {floor}): split it by job"
+
+
+def test_no_function_outgrows_the_floor():
+    long = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+                n = node.end_lineno - body[0].lineno + 2 if body else 1  # the def line and the body
+                if n > MAX_FUNCTION_LINES:
+                    long.append(f"{name}.{node.name}: {n} lines")
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines: " + ", ".join(long)
+
+
+def test_every_folder_is_a_package_listed_in_pyproject():
+    import tomllib
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {module_name(p.parent / "__init__.py") for p in PACKAGE.rglob("*.py")}
+    assert folders - {"hff_edu.course_notebooks"} <= listed, f"not in pyproject.toml: {sorted(folders - listed)}"

@@ -1,4 +1,4 @@
-"""hff_edu.timing, its figures (hff_edu.viz.timing_views) and the benchmark scripts' --quick plumbing."""
+"""hff_edu.measuring (clocks, inference, flops, training cost), its figures (hff_edu.viz.timing_views) and the benchmark scripts' --quick plumbing."""
 import importlib.util
 import json
 import sys
@@ -120,7 +120,7 @@ def test_profile_ops_finds_the_matmul():
 
 
 def test_time_training(digits):
-    from hff_edu.models import build
+    from hff_edu.methods import build
     models = {m: build(m, digits, [16], seed=0) for m in ("hff", "bp")}
     calls = []
     probe = lambda: calls.append(1)  # noqa: E731
@@ -139,15 +139,16 @@ def test_time_training(digits):
 
 def test_time_training_warms_up_the_last_smaller_batch(digits, monkeypatch):
     from hff_edu import compile as fast
-    from hff_edu.models import build
+    from hff_edu.methods import build
     sizes = []
-    real = timing.train_step
+    from hff_edu.measuring import training_cost
+    real = training_cost.train_step
 
     def spy(model, opt, x, y, generator=None, active=None):
         sizes.append((type(model).__name__, x.shape[0]))
         return real(model, opt, x, y, generator, active)
 
-    monkeypatch.setattr(timing, "train_step", spy)
+    monkeypatch.setattr(training_cost, "train_step", spy)
     split = digits.train.__class__(digits.train.x[:250], digits.train.y[:250])  # 3 batches of 100: 100, 100, 50
     compiled = fast.CompiledModel(build("bp", digits, [8], seed=0), backend="aot_eager")
     out = timing.time_training({"bp": compiled}, split, batch_size=100, steps=None, blocks=1, warmup_steps=1)

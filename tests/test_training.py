@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hff_edu import checkpoint, train
-from hff_edu.models import build
+from hff_edu.methods import build
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +87,7 @@ def test_greedy_schedule_trains_one_layer_at_a_time(digits):
 
 
 def test_callbacks_see_epoch_zero_and_each_epoch(digits):
-    from hff_edu.callbacks import EmbeddingSnapshots
+    from hff_edu.training.callbacks import EmbeddingSnapshots
     snaps = EmbeddingSnapshots(digits.test.x[:50], digits.test.y[:50])
     train.fit(build("hff", digits, [16, 16]), digits, epochs=2, progress=False, callbacks=[snaps])
     assert snaps.epochs == [0, 1, 2]
@@ -173,18 +173,18 @@ def test_cli_trains_and_evaluates_conv_models(tmp_path):
 
 
 def test_build_dispatches_conv_kinds(digits):
-    from hff_edu import data, ff, hff, models
-    assert isinstance(models.build("hff-conv", digits, [4, 8]), hff.HFFConvNet)
-    assert isinstance(models.build("ff-conv", digits, [4]), ff.FFConvNet)
+    from hff_edu import data, ff, hff, methods
+    assert isinstance(methods.build("hff-conv", digits, [4, 8]), hff.HFFConvNet)
+    assert isinstance(methods.build("ff-conv", digits, [4]), ff.FFConvNet)
     flat = data.from_arrays(digits.train.x.reshape(len(digits.train), -1).numpy(), digits.train.y.numpy(),
                             digits.test.x.reshape(len(digits.test), -1).numpy(), digits.test.y.numpy())
     with pytest.raises(ValueError, match="needs images"):
-        models.build("bp-conv", flat, [4])
+        methods.build("bp-conv", flat, [4])
 
 
 def test_optimizer_groups_and_fused_adam():
     from hff_edu import hff
-    from hff_edu.train import make_optimizer, param_groups
+    from hff_edu.training.trainer import make_optimizer, param_groups
     model = hff.HFFNet(12, [8, 8], 3)
     protos = {id(layer.prototypes.raw) for layer in model.layers}
     decayed, plain = param_groups(model, 1e-4)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hff_edu import checkpoint, hff
-from hff_edu.callbacks import EmbeddingSnapshots, GoodnessSnapshots, LayerStats
+from hff_edu.training.callbacks import EmbeddingSnapshots, GoodnessSnapshots, LayerStats
 
 FIT = dict(epochs=2, batch_size=64, progress=False)
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from hff_edu.train import History
+from hff_edu.training.trainer import History
 from hff_edu.viz import conv_views as cv
 
 

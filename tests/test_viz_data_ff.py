@@ -4,7 +4,7 @@ import torch
 from matplotlib.figure import Figure
 
 from hff_edu import baselines, ff, hff
-from hff_edu.train import History
+from hff_edu.training.trainer import History
 from matplotlib.colors import to_hex
 
 from hff_edu.viz import data_views as dv

@@ -6,7 +6,7 @@ import torch
 from matplotlib.figure import Figure
 
 from hff_edu import geometry, hff
-from hff_edu.train import History
+from hff_edu.training.trainer import History
 from hff_edu.viz import geometry_views as gv
 from hff_edu.viz import training_views as tv
 

@@ -1,11 +1,11 @@
-"""hff_edu.widgets: the interactive-figure helper (outside a kernel: ipywidgets uses dummy comms)."""
+"""hff_edu.teaching.widgets: the interactive-figure helper (outside a kernel: ipywidgets uses dummy comms)."""
 import base64
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import pytest
 
-from hff_edu.widgets import figure_png, interactive_figure, plotly_bundle
+from hff_edu.teaching.widgets import figure_png, interactive_figure, plotly_bundle
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +122,7 @@ def test_too_many_frames_disable_the_controls_with_a_note(monkeypatch):
 
 
 def test_control_choices_match_the_slider_values():
-    from hff_edu.widgets import control_choices
+    from hff_edu.teaching.widgets import control_choices
     assert control_choices(W.IntSlider(min=1, max=7, step=3)) == [1, 4, 7]
     logs = control_choices(W.FloatLogSlider(base=10, min=-2, max=0, step=1))
     assert logs == pytest.approx([0.01, 0.1, 1.0])

@@ -3,7 +3,7 @@
 
 - MathJax 3 (SVG output, so no web fonts) is ``mathjax_path`` in ``_config.yml``; the Jupyter widget
   renderer is ``nb_ipywidgets_js`` (myst-nb adds it to pages whose notebook stored widget state);
-  both are staged in ``_assets/`` (served as ``_static/``) by book/build.py from ``js/node_modules``
+  both are staged in ``_assets/`` (served as ``_static/``) by hff_edu/course/site.py from ``js/node_modules``
   (npm ci --prefix js).
 - each page gets each script it needs once, and no other (see ``_page_context``): plotly.js (from
   the plotly package) only where a plotly figure is drawn, the widget renderer only where there are

@@ -1,7 +1,7 @@
 """Figures: pure functions that return a ``matplotlib.figure.Figure``.
 
 One module per topic, named after what it draws; widgets in the notebooks are
-thin wrappers around these functions (``hff_edu.widgets.interactive_figure``).
+thin wrappers around these functions (``hff_edu.teaching.widgets.interactive_figure``).
 ``explorer`` is the exception: its 3-D prototype explorer is a plotly figure,
-interactive on its own (shown with ``hff_edu.widgets.show_plotly``).
+interactive on its own (shown with ``hff_edu.teaching.widgets.show_plotly``).
 """

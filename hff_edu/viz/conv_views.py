@@ -14,25 +14,21 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
-from ..geometry import cosine_matrix
-from .style import METHOD_COLORS, OKABE_ITO, YELLOW, method_color, method_style
+from ..core.geometry import cosine_matrix
+from ..methods import spec_of
+from .style import OKABE_ITO, YELLOW, method_color, method_style
 
 #: the notebooks' display names of the methods -> the method names of viz/style.py
-_ALIASES = {"local ce": "local-ce", "local-ce": "local-ce", "backprop": "bp"}
-
-
 def _np(x) -> np.ndarray:
     return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
 
 
 def _method(name: str) -> str | None:
     """The method a display name stands for ("HFF", "FF goodness", "local CE", "backprop"), or None."""
-    low = name.lower()
-    for alias, method in _ALIASES.items():
-        if low.startswith(alias):
-            return method
-    base = low.split()[0].removesuffix("-conv") if low.split() else ""
-    return base if base in METHOD_COLORS else None
+    try:
+        return spec_of(name).name
+    except ValueError:
+        return None
 
 
 def series_colors(names: Sequence[str]) -> list[str]:
@@ -236,7 +232,7 @@ def plot_shots_curve(curves: Mapping[str, dict], chance: float | None = None,
                      title: str = "New classes from a few examples: accuracy vs shots") -> Figure:
     """Accuracy against the number of labelled examples per new class (log x axis).
 
-    ``curves`` maps a name to a :func:`hff_edu.transfer.shots_curve` result: the
+    ``curves`` maps a name to a :func:`hff_edu.training.transfer.shots_curve` result: the
     class-mean prototypes are drawn solid, learned prototypes dashed (same
     colour), each with the spread over repeats as a band. ``references`` adds
     horizontal lines (e.g. a network trained on the new classes directly). The
@@ -298,3 +294,4 @@ def plot_prototype_agreement(a, b, class_names: Sequence[str] | None = None,
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     return fig
+

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from ..geometry import class_alignment, min_pairwise_angle, uniformity
+from ..core.geometry import class_alignment, min_pairwise_angle, uniformity
 from .style import CORRECT_COLOR, OKABE_ITO, WRONG_COLOR
 from .sphere import _np, class_colors, plot_cosine_heatmap, plot_sphere
 

@@ -28,6 +28,8 @@ from .sphere import _np, class_colors
 DIMMED = 0.06
 #: prototype colour of the classes that are not highlighted
 DIMMED_PROTOTYPE = "rgb(200,200,200)"
+#: one marker shape per class (plotly scatter3d symbols), so classes differ by more than colour
+MARKERS_3D = ("circle", "square", "diamond-open", "cross", "x", "circle-open", "square-open", "diamond")
 
 
 def _rgb(color) -> str:
@@ -118,6 +120,34 @@ def prototype_explorer(snapshots: list[dict], y, class_names=None, layers=None, 
     """
     import plotly.graph_objects as go
 
+    y, layers, n_classes, names = _explorer_inputs(snapshots, y, class_names, layers)
+    colors = [_rgb(c) for c in class_colors(n_classes)]
+    views = [layer_views(snapshots, l, method=method, seed=seed, **(umap_kwargs or {})) for l in layers]
+    if layer_names is None:
+        layer_names = [f"layer {l + 1} (d={v['d']})" for l, v in zip(layers, views)]
+    fig = go.Figure()
+    fig.add_trace(_sphere_surface())
+    groups = _add_layer_traces(fig, views, layer_names, y, names, colors, point_size)
+    fig.frames = _epoch_frames(views, groups, y, n_classes)
+
+    def layer_title(li):
+        how = "as it is" if views[li]["method"] == "direct" else f"{views[li]['method']} view"
+        return f"{title + ': ' if title else ''}{layer_names[li]}, {how}"
+
+    layer_buttons = []
+    for li in range(len(views)):
+        visible = [True] + [False] * (len(fig.data) - 1)
+        for i in groups[li][0] + ([groups[li][1]] if groups[li][1] is not None else []):
+            visible[i] = True
+        layer_buttons.append(dict(label=layer_names[li], method="update",
+                                  args=[{"visible": visible}, {"title.text": layer_title(li)}]))
+    _explorer_layout(fig, layer_title(0), layer_buttons, _highlight_buttons(views, groups, names, colors),
+                     views[0]["epochs"], height)
+    return fig
+
+
+def _explorer_inputs(snapshots, y, class_names, layers):
+    """The explorer's inputs checked: labels, chosen layers, number of classes, class names."""
     y = _np(y).astype(int).ravel()
     if not snapshots:
         raise ValueError("No snapshots: pass EmbeddingSnapshots(...).snapshots after training.")
@@ -134,25 +164,23 @@ def prototype_explorer(snapshots: list[dict], y, class_names=None, layers=None, 
     names = list(class_names) if class_names is not None else [str(c) for c in range(n_classes)]
     if len(names) < n_classes:
         raise ValueError(f"{len(names)} class names for {n_classes} classes.")
-    colors = [_rgb(c) for c in class_colors(n_classes)]
-    views = [layer_views(snapshots, l, method=method, seed=seed, **(umap_kwargs or {})) for l in layers]
-    if layer_names is None:
-        layer_names = [f"layer {l + 1} (d={v['d']})" for l, v in zip(layers, views)]
-    epochs = views[0]["epochs"]
-    last = len(epochs) - 1
+    return y, layers, n_classes, names
 
-    fig = go.Figure()
-    fig.add_trace(_sphere_surface())
-    groups = []  # per layer: indices of its class traces, and of its prototype trace (or None)
+
+def _add_layer_traces(fig, views, layer_names, y, names, colors, point_size) -> list:
+    """Every layer's class traces and prototype trace at the last epoch (only the first layer shown);
+    returns, per layer, (indices of its class traces, index of its prototype trace or None)."""
+    import plotly.graph_objects as go
+    last, n_classes, groups = len(views[0]["epochs"]) - 1, len(colors), []
     for li, (view, lname) in enumerate(zip(views, layer_names)):
         class_idx = []
         for c in range(n_classes):
-            pts = view["points"][last][y == c]
             class_idx.append(len(fig.data))
             fig.add_trace(go.Scatter3d(mode="markers", name=names[c], legendgroup=f"{li}-{c}",
-                                       marker=dict(size=point_size, color=colors[c], opacity=0.8),
+                                       marker=dict(size=point_size, color=colors[c], opacity=0.8,
+                                                   symbol=MARKERS_3D[c % len(MARKERS_3D)]),
                                        hovertemplate=f"{names[c]}<extra>{lname}</extra>",
-                                       visible=li == 0, **_xyz(pts.reshape(-1, 3))))
+                                       visible=li == 0, **_xyz(view["points"][last][y == c].reshape(-1, 3))))
         proto_idx = None
         if view["prototypes"][last] is not None:
             k = view["prototypes"][last].shape[1]
@@ -165,34 +193,29 @@ def prototype_explorer(snapshots: list[dict], y, class_names=None, layers=None, 
                 text=[names[c] for c in range(n_classes) for _ in range(k)], visible=li == 0,
                 **_xyz(view["prototypes"][last].reshape(-1, 3))))
         groups.append((class_idx, proto_idx))
+    return groups
 
+
+def _epoch_frames(views, groups, y, n_classes) -> list:
+    """One animation frame per snapshot epoch, moving every layer's points and prototypes."""
+    import plotly.graph_objects as go
     moving = [i for cls, p in groups for i in cls + ([p] if p is not None else [])]
     frames = []
-    for e, epoch in enumerate(epochs):
+    for e, epoch in enumerate(views[0]["epochs"]):
         data = []
         for (cls, p), view in zip(groups, views):
             data += [go.Scatter3d(**_xyz(view["points"][e][y == c].reshape(-1, 3))) for c in range(n_classes)]
             if p is not None:
                 data.append(go.Scatter3d(**_xyz(view["prototypes"][e].reshape(-1, 3))))
         frames.append(go.Frame(name=str(epoch), data=data, traces=moving))
-    fig.frames = frames
+    return frames
 
-    def layer_title(li):
-        v = views[li]
-        how = "as it is" if v["method"] == "direct" else f"{v['method']} view"
-        return f"{title + ': ' if title else ''}{layer_names[li]}, {how}"
 
-    layer_buttons = []
-    for li in range(len(views)):
-        visible = [True] + [False] * (len(fig.data) - 1)
-        for i in groups[li][0] + ([groups[li][1]] if groups[li][1] is not None else []):
-            visible[i] = True
-        layer_buttons.append(dict(label=layer_names[li], method="update",
-                                  args=[{"visible": visible}, {"title.text": layer_title(li)}]))
-
+def _highlight_buttons(views, groups, names, colors) -> list:
+    """The highlight menu: all classes, or one class with every other dimmed."""
+    last, n_classes = len(views[0]["epochs"]) - 1, len(colors)
     class_traces = [i for cls, _ in groups for i in cls]
-    proto_traces = [(p, views[li]["prototypes"][last].shape[1]) for li, (_, p) in enumerate(groups)
-                    if p is not None]
+    proto_traces = [(p, views[li]["prototypes"][last].shape[1]) for li, (_, p) in enumerate(groups) if p is not None]
 
     def highlight(chosen) -> dict:
         # restyle values, one per trace: class traces dim by opacity (scatter3d has no per-point
@@ -205,13 +228,17 @@ def prototype_explorer(snapshots: list[dict], y, class_names=None, layers=None, 
             color.append([colors[c] if keep[c] else DIMMED_PROTOTYPE for c in range(n_classes) for _ in range(k)])
         return {"marker.opacity": opacity, "marker.color": color}
 
-    highlight_buttons = [dict(label="all classes" if chosen is None else names[chosen], method="restyle",
-                              args=[highlight(chosen), class_traces + [p for p, _ in proto_traces]])
-                         for chosen in [None] + list(range(n_classes))]
+    return [dict(label="all classes" if chosen is None else names[chosen], method="restyle",
+                 args=[highlight(chosen), class_traces + [p for p, _ in proto_traces]])
+            for chosen in [None] + list(range(n_classes))]
 
+
+def _explorer_layout(fig, title_text, layer_buttons, highlight_buttons, epochs, height) -> None:
+    """The menus (layer, highlight, play/pause), the epoch slider and the scene."""
+    last = len(epochs) - 1
     step_args = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     fig.update_layout(
-        title=dict(text=layer_title(0), x=0.01, xanchor="left", y=0.985, yref="container", font=dict(size=14)),
+        title=dict(text=title_text, x=0.01, xanchor="left", y=0.985, yref="container", font=dict(size=14)),
         height=height, margin=dict(l=0, r=0, t=115, b=10), uirevision="explorer",
         annotations=[dict(text=label, x=x, y=1.135, xref="paper", yref="paper", showarrow=False,
                           xanchor="left", font=dict(size=11, color="grey"))
@@ -237,7 +264,6 @@ def prototype_explorer(snapshots: list[dict], y, class_names=None, layers=None, 
                       steps=[dict(label=str(ep), method="animate", args=[[str(ep)], step_args])
                              for ep in epochs])],
     )
-    return fig
 
 
 def explorer_summary(fig) -> dict:

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..geometry import cosine_matrix, normalise
-from ..hff import Prototypes, hff_loss
+from ..core.geometry import cosine_matrix, normalise
+from ..methods.hff import Prototypes, hff_loss
 from .style import BLUE, SKY, VERMILLION
 from .sphere import class_colors, plot_sphere
 

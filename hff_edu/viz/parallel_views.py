@@ -1,7 +1,7 @@
 """Training in parallel: a Gantt chart of what each pipeline stage did when, and throughput bars.
 
-Both take plain data: the timeline dicts of :func:`hff_edu.parallel.pipeline_fit` (or of
-:func:`hff_edu.parallel.simulated_timeline`) and rows of samples per second, so a saved run can
+Both take plain data: the timeline dicts of :func:`hff_edu.training.parallel.pipeline_fit` (or of
+:func:`hff_edu.training.parallel.simulated_timeline`) and rows of samples per second, so a saved run can
 be drawn again. Taught in 08_parallel_training.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ def plot_timeline(timelines, steps: tuple[int, int] | None = None, unit: str = "
                   label_steps: bool = True) -> Figure:
     """Gantt chart: one row per stage (stage 0 on top), one bar per interval, coloured by kind.
 
-    ``timelines``: the ``timeline`` of a :class:`~hff_edu.parallel.PipelineRun` (a list of dicts
+    ``timelines``: the ``timeline`` of a :class:`~hff_edu.training.parallel.PipelineRun` (a list of dicts
     with ``stage``, ``kind``, ``step``, ``start``, ``end`` in seconds), or ``{title: timeline}``
     for one panel each (e.g. backprop against local learning, sharing the time axis).
     ``steps=(first, stop)`` keeps the steps first..stop-1 and starts the clock at the first one.

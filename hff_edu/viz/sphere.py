@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..geometry import cosine_matrix, normalise
+from ..core.geometry import cosine_matrix, normalise
 
 
 def _np(x) -> np.ndarray:

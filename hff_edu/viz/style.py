@@ -1,4 +1,5 @@
-"""The suite's colours: one colour-blind-safe palette (Okabe & Ito 2008) for every figure.
+"""The suite's colours: the colour-blind-safe palette of ``core/palette.py`` for every figure, and
+each method's colour and line style as the method declares them (``methods/``: ``MethodSpec.color``).
 
 Positive/negative data and correct/wrong are blue against vermillion (never green against
 red, which 1 in 12 men cannot tell apart); every method has one colour in every figure, so a
@@ -7,10 +8,8 @@ in grey.
 """
 from __future__ import annotations
 
-#: Okabe & Ito's colour-blind-safe palette: blue, orange, bluish green, reddish purple,
-#: sky blue, vermillion, yellow, black
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION, YELLOW, BLACK = OKABE_ITO
+from ..core.palette import BLACK, BLUE, GREEN, GREY, OKABE_ITO, ORANGE, PURPLE, SKY, VERMILLION, YELLOW
+from ..methods import SPECS, spec_of
 
 #: positive vs negative data (FF), correct vs wrong (margins, predictions)
 POS_COLOR, NEG_COLOR = BLUE, VERMILLION
@@ -19,16 +18,28 @@ CORRECT_COLOR, WRONG_COLOR = BLUE, VERMILLION
 GRADIENT_COLOR = VERMILLION
 
 #: one colour and line style per method, the same in every figure (conv kinds share their MLP's)
-METHOD_COLORS = {"hff": BLUE, "ff": ORANGE, "local-ce": GREEN, "bp": "#555555"}
-METHOD_STYLES = {"hff": "-", "ff": "--", "local-ce": "-.", "bp": ":"}
+METHOD_COLORS = {name: spec.color for name, spec in SPECS.items()}
+METHOD_STYLES = {name: spec.linestyle for name, spec in SPECS.items()}
+
+
+def _spec(name: str):
+    try:
+        return spec_of(name)
+    except ValueError:
+        return None
 
 
 def method_color(name: str) -> str:
-    """The colour of a method name such as ``"hff"``, ``"ff-conv"`` or ``"hff last"``."""
-    base = name.split()[0].removesuffix("-conv").lower()
-    return METHOD_COLORS.get(base, PURPLE)
+    """The colour of a method name such as ``"hff"``, ``"ff-conv"`` or ``"hff last"`` (purple if unknown)."""
+    spec = _spec(name)
+    return spec.color if spec is not None else PURPLE
 
 
 def method_style(name: str) -> str:
-    base = name.split()[0].removesuffix("-conv").lower()
-    return METHOD_STYLES.get(base, "-")
+    spec = _spec(name)
+    return spec.linestyle if spec is not None else "-"
+
+
+__all__ = ["OKABE_ITO", "BLUE", "ORANGE", "GREEN", "PURPLE", "SKY", "VERMILLION", "YELLOW", "BLACK", "GREY",
+           "POS_COLOR", "NEG_COLOR", "CORRECT_COLOR", "WRONG_COLOR", "GRADIENT_COLOR", "METHOD_COLORS",
+           "METHOD_STYLES", "method_color", "method_style"]

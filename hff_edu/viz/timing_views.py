@@ -1,7 +1,7 @@
 """What things cost: inference time against the number of classes, training time,
 activation memory against depth, accuracy with error bars, and where the time goes.
 
-Every function takes the plain rows (lists of dicts) that :mod:`hff_edu.timing`
+Every function takes the plain rows (lists of dicts) that :mod:`hff_edu.measuring`
 and the scripts in ``benchmarks/`` produce, so a saved JSON file can be drawn
 again. Taught in 05_timing.
 """
@@ -43,7 +43,7 @@ def plot_inference_vs_classes(rows: list[dict], batch_sizes=None, metric: str = 
     time(``slow``) / time(``fast``) against C for each batch size, with the
     line y = C (FF's goodness mode needs C passes, HFF one: the pass-count limit)
     and, when the rows carry ``flops_per_sample``, the ratio of arithmetic.
-    ``rows`` come from :func:`hff_edu.timing.inference_vs_classes`. Taught in 05_timing.
+    ``rows`` come from :func:`hff_edu.measuring.inference.inference_vs_classes`. Taught in 05_timing.
     """
     if metric not in ("samples_per_s", "ms_per_batch"):
         raise ValueError(f"metric={metric!r}: choose 'samples_per_s' or 'ms_per_batch'.")
@@ -139,7 +139,7 @@ def plot_memory_vs_depth(rows: list[dict], key: str = "activation_peak") -> Figu
     loss has been back-propagated, so their line should stay flat; backprop
     must keep every layer's activations until the backward pass: a line that
     grows with depth. The dotted line is depth x one layer's activation (batch
-    x width floats). ``rows`` from :func:`hff_edu.memory.memory_vs_depth`.
+    x width floats). ``rows`` from :func:`hff_edu.measuring.memory.memory_vs_depth`.
     Taught in 05_timing.
     """
     _require(rows, ("method", "depth", key), "memory.memory_vs_depth")
@@ -194,7 +194,7 @@ def plot_accuracy(rows: list[dict], title: str = "test accuracy") -> Figure:
 def plot_profile(profiles: dict, top: int = 6) -> Figure:
     """Where the time goes: per variant, a stacked bar of op self time (ms per call).
 
-    ``profiles``: name -> the dict of :func:`hff_edu.timing.profile_ops`. The
+    ``profiles``: name -> the dict of :func:`hff_edu.measuring.inference.profile_ops`. The
     ``top`` ops overall get their own colour, the rest is "other". Taught in 05_timing.
     """
     if not profiles:

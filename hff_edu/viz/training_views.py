@@ -23,16 +23,10 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from .style import BLUE, OKABE_ITO, ORANGE, method_color
 
-#: the display names the notebooks use for the methods -> the package's method names
-_DISPLAY_NAMES = {"backprop": "bp", "local ce": "local-ce", "local-ce": "local-ce", "bp": "bp",
-                  "ff": "ff", "hff": "hff"}
-
-
 def display_color(name: str) -> str:
     """The suite's colour (viz/style.py) of a display name such as ``"HFF"``, ``"backprop"``,
     ``"local CE"`` or ``"FF: goodness, every layer"`` (the part before a colon names the method)."""
-    base = name.split(":")[0].strip().lower()
-    return method_color(_DISPLAY_NAMES.get(base, base))
+    return method_color(name)
 
 
 def _check_histories(histories: dict) -> None:

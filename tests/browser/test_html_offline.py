@@ -39,10 +39,11 @@ return shown.length === 1 ? shown[0].getAttribute('src') : null;
 def html_exports(browser, tmp_path_factory):
     """``{stem: html path}``: the smoke run's exports (``make test`` writes them) when they are newer
     than their source, else exported now with the notebook runner."""
-    from hff_edu import notebook_runner as nr
+    from hff_edu.course import runner as nr
+from hff_edu.course.checkout import here
     out, stale = {}, []
     for p in NOTEBOOKS:
-        h = nr.BUILD / "smoke" / f"{p.stem}.html"
+        h = here().executed / "smoke" / f"{p.stem}.html"
         fresh = h.exists() and h.stat().st_mtime >= p.stat().st_mtime and (h.parent / "_static").is_dir()
         (out.__setitem__(p.stem, h) if fresh else stale.append(p))
     if stale:

@@ -132,7 +132,7 @@ def test_nbgrader_generates_and_autogrades_our_student_version(fresh):
     (course_dir / "nbgrader_config.py").write_text(
         "c = get_config()\nc.CourseDirectory.course_id = 'hff'\nc.CourseDirectory.root = %r\n"
         "c.ExecutePreprocessor.kernel_name = 'hff-edu'\n" % str(course_dir))
-    from hff_edu import course
+    from hff_edu.course import editions as course
     src = nbformat.read(str(FIXTURE), as_version=4)
     nbformat.write(course.teacher_version(src, "90"), str(course_dir / "source" / "lesson" / FIXTURE.name))
     _run("nbgrader generate_assignment", [nbg, "generate_assignment", "lesson", "--force"], env, course_dir)
