@@ -295,3 +295,45 @@ def plot_prototype_agreement(a, b, class_names: Sequence[str] | None = None,
     fig.tight_layout()
     return fig
 
+
+def class_affinity(scores, y, temperature: float, num_classes: int | None = None) -> torch.Tensor:
+    """``A[c, j]``: the mean of ``softmax(scores / T)[:, j]`` over the samples of class c (C x C, rows sum
+    to 1). For HFF the scores are a layer's cosines to the C prototypes, for CwComp its C group
+    goodnesses: either way, how much of a class's probability sits on each class's anchor."""
+    p = (torch.as_tensor(scores).float() / temperature).softmax(1)
+    y = torch.as_tensor(y)
+    c = num_classes or p.shape[1]
+    return torch.stack([p[y == k].mean(0) if (y == k).any() else torch.zeros(p.shape[1]) for k in range(c)])
+
+
+def plot_class_affinity(panels: Mapping[str, Sequence], class_names: Sequence[str] | None = None,
+                        title: str = "Where each class's probability sits, block by block") -> Figure:
+    """A grid of :func:`class_affinity` heatmaps: one row per method (its name: the anchors it scores
+    against), one column per block. A bright diagonal: each class lands on its own anchor (HFF: its
+    prototype; CwComp: its channel group). Taught in 06_convolutional_hff."""
+    if not panels:
+        raise ValueError("panels is empty: pass {method: [C x C affinity per block]}.")
+    rows, cols = len(panels), max(len(v) for v in panels.values())
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols + 0.8, 2.3 * rows + 0.6), squeeze=False)
+    im = None
+    for r, (name, mats) in enumerate(panels.items()):
+        for b in range(cols):
+            ax = axes[r][b]
+            if b >= len(mats):
+                ax.axis("off")
+                continue
+            im = ax.imshow(_np(mats[b]), vmin=0, vmax=1, cmap="viridis")
+            ax.set_title(f"{name}, block {b + 1}", fontsize=8)
+            ticks = range(len(_np(mats[b])))
+            short = [str(n)[:7] for n in class_names] if class_names is not None else None
+            ax.set_xticks(ticks, short if b == 0 and r == rows - 1 and short else [""] * len(ticks),
+                          rotation=90, fontsize=6)
+            ax.set_yticks(ticks, short if b == 0 and short else [""] * len(ticks), fontsize=6)
+            if b == 0:
+                ax.set_ylabel("true class", fontsize=8)
+            if r == rows - 1:
+                ax.set_xlabel("anchor (prototype / group)", fontsize=8)
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.025, label="mean probability")
+    fig.suptitle(title, fontsize=10)
+    return fig
