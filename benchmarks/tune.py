@@ -67,11 +67,11 @@ def suggest(method: str, trial, width: int) -> tuple[dict, dict]:
     return model_kw, {**fit_kw, **extra_fit}
 
 
-def defaults(method: str, width: int, num_classes: int) -> dict:
+def defaults(method: str, width: int, num_classes: int, in_features: int) -> dict:
     """The package's current defaults, in the search space's terms (enqueued as trial 0)."""
     params = dict(lr=DEFAULT_LR[method])
     if SPECS[method].tuning_defaults is not None:
-        params.update(SPECS[method].tuning_defaults(width, num_classes))
+        params.update(SPECS[method].tuning_defaults(width, num_classes, in_features))
     return params
 
 
@@ -134,7 +134,7 @@ def main(argv=None):
             storage=storage, direction="maximize", load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=a.seed))
         if not study.trials:
-            study.enqueue_trial(defaults(method, a.widths[0], ds.num_classes), user_attrs={"defaults": True})
+            study.enqueue_trial(defaults(method, a.widths[0], ds.num_classes, ds.in_features), user_attrs={"defaults": True})
         todo = a.trials - len([t for t in study.trials if t.state.is_finished()])
         start = time.perf_counter()
         if todo > 0:
@@ -144,7 +144,7 @@ def main(argv=None):
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         old = next(t for t in done if t.number == 0)
         best = study.best_trial
-        now = defaults(method, a.widths[0], ds.num_classes)
+        now = defaults(method, a.widths[0], ds.num_classes, ds.in_features)
         changed = any(not _same(now.get(k), v) for k, v in old.params.items())
         rows.append(dict(method=method, trials=len(done), best_val=best.value, defaults_now=now, changed=changed, best_readout=best.user_attrs["readout"],
                          best_params=best.params, default_val=old.value, default_readout=old.user_attrs["readout"],

@@ -13,7 +13,7 @@ The other classes' groups are the negatives (no negative data), and one forward 
 layer's C group goodnesses, so one pass predicts: the last layer's argmax, or the sum over layers of
 ``softmax(g_l / T)`` (like HFF's rules). Side by side with HFF: HFF compares a layer's direction with
 C prototypes on a sphere; CwComp reads C slices of the layer itself, a prototype per class made of
-its own channels. Layer widths must be multiples of C.
+its own channels. A layer needs at least C units; with a multiple of C every unit is in a group.
 
 Ours where the paper is silent or differs: the MLP form; the temperature ``T`` (0.1 by default); the
 MLP's RMS normalisation between layers, as FF's (the conv blocks' BatchNorm plays that part); plain
@@ -43,10 +43,11 @@ RULES = ("last", "sum")
 
 def group_goodness(h: torch.Tensor, num_classes: int) -> torch.Tensor:
     """``g_c = mean_{j in group c} h_j^2`` (N, C): a layer's units (or a map's channels, averaged over
-    its positions too) split into C equal, consecutive groups."""
-    n, width = h.shape[0], h.shape[1]
+    its positions too) split into C equal, consecutive groups of ``width // C``; the ``width mod C``
+    units left over belong to no group [ours] (they still feed the next layer)."""
+    n, size = h.shape[0], h.shape[1] // num_classes
     sq = h.pow(2) if h.dim() == 2 else h.pow(2).mean(dim=(2, 3))
-    return sq.reshape(n, num_classes, width // num_classes).mean(dim=2)
+    return sq[:, :num_classes * size].reshape(n, num_classes, size).mean(dim=2)
 
 
 def cwc_loss(g: torch.Tensor, y: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -55,10 +56,11 @@ def cwc_loss(g: torch.Tensor, y: torch.Tensor, temperature: float = 1.0) -> torc
 
 
 def check_groups(widths, num_classes: int, what: str) -> None:
-    bad = [w for w in widths if w % num_classes]
-    if bad:
-        raise ValueError(f"CwComp splits every layer into {num_classes} class groups, but {what} {bad} "
-                         f"are not multiples of {num_classes}: use e.g. {[max(1, w // num_classes) * num_classes for w in widths]}.")
+    small = [w for w in widths if w < num_classes]
+    if small:
+        raise ValueError(f"CwComp gives each of the {num_classes} classes a group of every layer's units, but "
+                         f"{what} {small} have fewer than {num_classes}: use at least {num_classes} (a multiple of "
+                         f"{num_classes} uses every unit).")
 
 
 # ----------------------------------------------------------------------------
@@ -68,7 +70,8 @@ class CwCompNet(MLPModel):
     """A channel-wise competitive MLP: every layer's units split into C class groups that compete.
 
     Args:
-        in_features, widths, num_classes: as every MLP; each width a multiple of C.
+        in_features, widths, num_classes: as every MLP; each width at least C (a multiple of C uses
+            every unit: the rest belong to no group).
         temperature: T of the loss and of the ``sum`` rule [ours: 0.1; the group goodness of a fresh
             layer differs little between groups, and T = 1 learns slowly].
         rule: default prediction rule ``"last"`` or ``"sum"`` (both one pass).
@@ -148,7 +151,7 @@ class CwCompConvNet(ConvModel):
     """Channel-wise competitive CNN: every block's channels split into C class groups that compete.
 
     Blocks are ``Conv3x3 -> BatchNorm -> ReLU (-> MaxPool)`` (``core/blocks.py``); each block's
-    channel count a multiple of C (the paper's Fashion-MNIST net: 20, 80, 240, 480).
+    channel count at least C, best a multiple of C (the paper's Fashion-MNIST net: 20, 80, 240, 480).
     ``temperature``, ``rule`` and ``seed`` as :class:`CwCompNet`.
     """
 
@@ -217,7 +220,7 @@ def tuning(space, width: int) -> tuple[dict, dict]:
     return dict(temperature=space.float("temperature", 0.05, 4.0, log=True)), {}
 
 
-def tuning_defaults(width: int, num_classes: int) -> dict:
+def tuning_defaults(width: int, num_classes: int, in_features: int) -> dict:
     return dict(temperature=0.1)
 
 

@@ -703,7 +703,7 @@ def tuning(space, width: int) -> tuple[dict, dict]:
     return model, dict(schedule=space.choice("schedule", ["simultaneous", "greedy"]))
 
 
-def tuning_defaults(width: int, num_classes: int, in_features: int = 4) -> dict:
+def tuning_defaults(width: int, num_classes: int, in_features: int) -> dict:
     """FF's package defaults in the search space's terms."""
     probe = FFNet(in_features, [width], num_classes)
     return dict(theta_per_unit=probe.thetas[0] / width, label_scale=probe.label_scale,

@@ -413,9 +413,9 @@ def tuning(space, width: int) -> tuple[dict, dict]:
                 init=space.choice("init", ["etf", "separated", "random"])), {}
 
 
-def tuning_defaults(width: int, num_classes: int) -> dict:
+def tuning_defaults(width: int, num_classes: int, in_features: int) -> dict:
     """HFF's package defaults in the search space's terms."""
-    probe = HFFNet(4, [width], num_classes)
+    probe = HFFNet(in_features, [width], num_classes)
     return dict(tau=probe.tau, margin=probe.margin, protos_per_class=len(probe.prototypes()[0][0]),
                 init=probe.config["init"])
 

@@ -87,7 +87,7 @@ class MethodSpec:
     #: ``tuning(space, width) -> (model kwargs, fit kwargs)`` where ``space.float(name, low, high, log)``,
     #: ``space.int(name, low, high)`` and ``space.choice(name, options)`` draw one value each
     tuning: Any = None
-    #: the package's defaults in the search space's terms: ``tuning_defaults(width, num_classes) -> dict``
+    #: the package's defaults in the search space's terms: ``tuning_defaults(width, C, in_features) -> dict``
     #: (the study's first trial, so that a gain is measured against them)
     tuning_defaults: Any = None
 

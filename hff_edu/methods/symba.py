@@ -70,7 +70,7 @@ def tuning(space, width: int) -> tuple[dict, dict]:
     return model, dict(schedule=space.choice("schedule", ["simultaneous", "greedy"]))
 
 
-def tuning_defaults(width: int, num_classes: int, in_features: int = 4) -> dict:
+def tuning_defaults(width: int, num_classes: int, in_features: int) -> dict:
     """SymBa's package defaults in the search space's terms."""
     probe = SymBaNet(in_features, [width], num_classes)
     return dict(alpha=probe.alpha, label_scale=probe.label_scale, negatives=probe.negatives, schedule="simultaneous")
