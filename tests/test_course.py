@@ -21,7 +21,7 @@ from hff_edu.course import runner as nr
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "notebooks" / "90_exercise_fixture.ipynb"
-FIXTURE_CHECKS = ["ETF cosine, C = 10", "unit rows", "directions kept", "goodness = ff.goodness"]
+FIXTURE_CHECKS = ["90.1 ETF cosine", "90.2 unit rows", "90.3 goodness"]
 
 
 def _nb(*cells):
@@ -138,7 +138,7 @@ def test_student_version_keeps_the_checks_and_carries_nbgrader_metadata():
     answers = [m for m in meta if m and m["solution"]]
     tests = [m for m in meta if m and m["grade"]]
     assert len(answers) == 3 and all(not m["locked"] for m in answers)
-    assert [m["points"] for m in tests] == [1, 2, 1] and all(m["locked"] for m in tests)
+    assert [m["points"] for m in tests] == [1, 1, 1] and all(m["locked"] for m in tests)
     assert len({m["grade_id"] for m in answers + tests}) == 6
     assert "schema_version" in answers[0] and answers[0]["schema_version"] == 3
 
@@ -156,13 +156,13 @@ def _run_in_process(nb) -> str:
 
 def test_hidden_tests_pass_on_the_solutions_and_fail_on_a_blank_answer():
     teacher = course.teacher_version(_fixture(), "90")
-    assert "exercises: 4 correct, 0 not solved yet" in _run_in_process(teacher)
+    assert "exercises: 3 correct, 0 wrong, 0 not solved yet" in _run_in_process(teacher)
     # What nbgrader's autograder runs: the student's (blank) answers with the hidden tests put back.
     blank = course.teacher_version(_fixture(), "90")
     for cell in blank.cells:
         if course.is_solution_cell(cell):
             cell.source = course.clear_solution(cell)
-    with pytest.raises(AssertionError, match="not solved yet: \\['ETF cosine, C = 10'\\]"):
+    with pytest.raises(AssertionError, match="not solved yet: \\['90.1'\\]"):
         _run_in_process(blank)
     exercises.RESULTS.clear()
 
@@ -173,7 +173,7 @@ def test_both_versions_of_the_fixture_report_every_check(tmp_path):
     report = verify.check([FIXTURE], "smoke", teacher_runs=tmp_path / "teacher", out=tmp_path / "student")
     entry = report["notebooks"]["90_exercise_fixture"]
     assert report["errors"] == []
-    assert entry["teacher"] == (4, 0) and entry["student"] == (0, 4) and entry["checks"] == 4
+    assert entry["teacher"] == (3, 0, 0) and entry["student"] == (0, 0, 3) and entry["checks"] == 3
     executed = nbformat.read(str(tmp_path / "student" / "executed" / "smoke" / FIXTURE.name), as_version=4)
     printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
     assert all(f"[{name}] not solved yet" in printed for name in FIXTURE_CHECKS)
@@ -181,10 +181,10 @@ def test_both_versions_of_the_fixture_report_every_check(tmp_path):
 
 def test_compare_counts_catches_a_check_that_passes_on_a_blank_answer():
     found = course.audit_notebook(_fixture(), "90")
-    assert verify.compare_counts(found, (4, 0), (0, 4)) == []
-    assert "passed on a blank answer" in verify.compare_counts(found, (4, 0), (1, 3))[0]
-    assert "all of which must pass" in verify.compare_counts(found, (3, 1), (0, 4))[0]
-    assert "printed no" in verify.compare_counts(found, None, (0, 4))[0]
+    assert verify.compare_counts(found, (3, 0, 0), (0, 0, 3)) == []
+    assert "passed or failed on a blank answer" in verify.compare_counts(found, (3, 0, 0), (1, 0, 2))[0]
+    assert "all of which must pass" in verify.compare_counts(found, (2, 1, 0), (0, 0, 3))[0]
+    assert "printed no" in verify.compare_counts(found, None, (0, 0, 3))[0]
 
 
 # ----------------------------------------------------------------------------

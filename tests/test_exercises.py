@@ -1,59 +1,137 @@
-"""The exercise convention: a stub is "not solved yet" (no error), a wrong answer raises,
-a right one is "correct"; the results are recorded for the counts CI compares."""
+"""The exercise engine: a stub is "not solved yet", a wrong answer says what is wrong without the
+expected value and the notebook goes on (strict mode, the runner's, raises), an answer that calls
+the function it should rebuild is wrong, and the counts are what CI compares."""
 import pytest
 import torch
 
-from hff_edu import exercises as ex
+from hff_edu.teaching import exercises as ex
+from hff_edu.teaching.forbid import ForbiddenCall, forbidden
 
 
-def stub(*args):
+def stub(*args, **kwargs):
     raise NotImplementedError
 
 
 @pytest.fixture(autouse=True)
-def _fresh_results():
+def _fresh(monkeypatch):
+    monkeypatch.delenv(ex.MODE_ENV, raising=False)
+    saved = dict(ex.REGISTRY)
     ex.RESULTS.clear()
     yield
     ex.RESULTS.clear()
+    ex.REGISTRY.clear()
+    ex.REGISTRY.update(saved)
 
 
-@pytest.mark.parametrize("check", [
-    lambda a: ex.check_close("c", a, 1.0),
-    lambda a: ex.check_equal("c", a, 3),
-    lambda a: ex.check_range("c", a, 0.0, 1.0),
-    lambda a: ex.check_true("c", a, "must hold"),
-])
-def test_a_stub_is_not_solved_yet_and_does_not_raise(check, capsys):
-    assert check(stub) is False
-    assert check(None) is False
-    assert ex.RESULTS == {"c": ex.UNSOLVED}
-    assert "[c] not solved yet" in capsys.readouterr().out
+def _declare(key="99.1", forbid=(), kind="compute"):
+    @ex.exercise(key, "double it", kind=kind, level=1, minutes=3, forbid=forbid)
+    def _check(t, fn):
+        for x in (torch.arange(3.0), torch.tensor(-7.5)):
+            t.close(t.call(fn, x), 2 * x, f"an input of shape {tuple(x.shape)}")
+    return key
 
 
-def test_a_stub_function_is_not_solved_yet():
-    assert ex.check_function("f", stub, lambda v: v, [1.0]) is False
-    assert ex.check_function("f", lambda v: None, lambda v: v, [1.0]) is False
-    assert ex.check_function("f", None, lambda v: v, [1.0]) is False
-    assert ex.RESULTS["f"] == ex.UNSOLVED
-
-
-def test_wrong_answers_raise_with_what_was_expected():
-    with pytest.raises(ex.ExerciseError, match="expected 1, got 2"):
-        ex.check_close("c", lambda: 2.0, 1.0)
-    with pytest.raises(ex.ExerciseError, match="expected 3, got 4"):
-        ex.check_equal("e", 4, 3)
-    with pytest.raises(ex.ExerciseError, match="must hold"):
-        ex.check_true("t", lambda: False, "must hold")
-    with pytest.raises(ex.ExerciseError, match="values off"):
-        ex.check_function("f", lambda v: v + 1, lambda v: v, [torch.ones(3)])
-    with pytest.raises(ex.ExerciseError, match="raised ZeroDivisionError"):
-        ex.check_function("f", lambda v: 1 / 0, lambda v: v, [1.0])
-
-
-def test_right_answers_are_recorded_and_counted(capsys):
-    assert ex.check_close("a", lambda: 0.5, 0.5)
-    assert ex.check_function("b", lambda v: 2 * v, lambda v: v + v, [1.0, torch.arange(3.0)])
-    ex.check_equal("c", stub, 1)
-    assert ex.summary() == {ex.CORRECT: 2, ex.UNSOLVED: 1}
+def test_states_and_summary(capsys):
+    key = _declare()
+    assert ex.check(key, lambda x: x + x) is None and ex.RESULTS[key] == ex.CORRECT
+    ex.check(key, stub)
+    assert ex.RESULTS[key] == ex.UNSOLVED
+    ex.check(key, None)
+    assert ex.RESULTS[key] == ex.UNSOLVED
+    ex.check(key, lambda x: 3 * x)
+    assert ex.RESULTS[key] == ex.WRONG
+    assert ex.summary() == {ex.CORRECT: 0, ex.WRONG: 1, ex.UNSOLVED: 0}
     out = capsys.readouterr().out
-    assert "[a] correct" in out and "exercises: 2 correct, 1 not solved yet" in out
+    assert "[99.1 double it] correct" in out and "[99.1 double it] not solved yet" in out
+    assert "exercises: 0 correct, 1 wrong, 0 not solved yet" in out
+
+
+def test_a_wrong_answer_says_what_is_wrong_but_not_the_expected_value(capsys):
+    key = _declare()
+    ex.check(key, lambda x: x + 1.25)
+    out = capsys.readouterr().out
+    assert "wrong" in out and "shape (3,)" in out and "the first at index" in out
+    for expected in ("2.0", "4.0", "-15"):  # 2 * x on the hidden inputs
+        assert expected not in out
+    assert ex.STUCK in out  # points to the hints, does not print one
+
+
+def test_a_wrong_answer_does_not_stop_the_notebook_but_does_under_the_runner(monkeypatch):
+    key = _declare()
+    ex.check(key, lambda x: x)  # friendly: returns, no exception
+    assert ex.RESULTS[key] == ex.WRONG
+    monkeypatch.setenv(ex.MODE_ENV, "strict")
+    with pytest.raises(ex.ExerciseError, match="99.1"):
+        ex.check(key, lambda x: x)
+    monkeypatch.setenv(ex.MODE_ENV, "loud")
+    with pytest.raises(ValueError, match="strict"):
+        ex.mode()
+
+
+def test_errors_in_the_answer_are_wrong_answers_with_the_error(capsys):
+    key = _declare()
+    ex.check(key, lambda x: x / undefined_name)  # noqa: F821
+    assert ex.RESULTS[key] == ex.WRONG
+    assert "NameError" in capsys.readouterr().out
+    ex.check(key, 3)
+    assert "should be a function" in capsys.readouterr().out
+
+
+def test_calling_the_forbidden_function_is_wrong_even_when_the_error_is_caught(capsys):
+    key = _declare(forbid=["hff_edu.methods.ff.goodness"])
+    from hff_edu.methods import ff
+
+    def sneaky(x):
+        try:
+            ff.goodness(x.reshape(1, -1))
+        except Exception:
+            pass
+        return 2 * x
+    ex.check(key, sneaky)
+    assert ex.RESULTS[key] == ex.WRONG
+    assert "hff_edu.methods.ff.goodness" in capsys.readouterr().out
+    ex.check(key, lambda x: 2 * x)
+    assert ex.RESULTS[key] == ex.CORRECT
+    assert ff.goodness(torch.ones(2, 3)).tolist() == [3.0, 3.0]  # put back afterwards
+
+
+def test_forbidden_catches_aliases_c_functions_and_classes():
+    import torch.nn.functional as F
+    from hff_edu.methods.hff import Prototypes
+    from hff_edu.methods.ff import ff_loss as alias
+    x = torch.randn(4, 3)
+    with forbidden(["hff_edu.methods.ff.ff_loss", "torch.nn.functional.softplus",
+                    "hff_edu.methods.hff.Prototypes"]) as seen:
+        with pytest.raises(ForbiddenCall):
+            alias(x[:, 0], x[:, 1], 0.0)
+        F.softplus(x)  # a C function: recorded, not raised
+        Prototypes(3, 1, 4)  # __init__ calls super(): a closure, watched and recorded
+    assert seen == ["hff_edu.methods.ff.ff_loss", "torch.nn.functional.softplus", "hff_edu.methods.hff.Prototypes"]
+    assert alias(torch.ones(1), torch.zeros(1), 0.0) > 0 and Prototypes(3, 1, 4) is not None
+    with pytest.raises(ValueError, match="full dotted name"):
+        with forbidden(["hff_edu.nothing_here"]):
+            pass
+
+
+def test_a_choice_gives_feedback_per_wrong_option(capsys):
+    @ex.exercise("99.2", "pick", kind="explain", level=1, minutes=2)
+    def _check(t, answer):
+        t.choice(answer, ex.digest("b"), {"a": "a ignores the pairing", "c": "c ignores seeds"}, options="abc")
+    ex.check("99.2", "B")
+    assert ex.RESULTS["99.2"] == ex.CORRECT
+    ex.check("99.2", "a")
+    ex.check("99.2", "z")
+    out = capsys.readouterr().out
+    assert "a ignores the pairing" in out and "answer with one of" in out
+
+
+def test_declarations_are_validated_and_keys_are_looked_up():
+    with pytest.raises(ValueError, match="kind"):
+        ex.exercise("99.3", "x", kind="quiz", level=1, minutes=5)
+    with pytest.raises(ValueError, match="level"):
+        ex.exercise("99.3", "x", kind="compute", level=4, minutes=5)
+    with pytest.raises(ValueError, match="minutes"):
+        ex.exercise("99.3", "x", kind="compute", level=1, minutes=0)
+    with pytest.raises(KeyError, match="no exercise '01.99'"):
+        ex.check("01.99", 1)
+    assert ex.lookup("01.1").header() == "**Exercise 01.1 · goodness** · compute · ★ · ~5 min"

@@ -12,3 +12,36 @@ OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION, YELLOW, BLACK = OKABE_ITO
 #: backprop's colour: a neutral grey, so that the local methods stand out against it
 GREY = "#555555"
+
+#: ten class colours for up to ten classes: Paul Tol's "muted" scheme (designed to stay apart under
+#: the common colour-vision deficiencies) and a dark grey. Ten hues cannot all stay apart for every
+#: viewer, so every figure also gives each class its own marker (:data:`CLASS_MARKERS`).
+CLASS_COLORS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
+                "#DDCC77", "#CC6677", "#882255", "#AA4499", "#555555")
+#: one matplotlib marker per class, in the order of :data:`CLASS_COLORS`
+CLASS_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", "h")
+#: the same shapes as plotly scatter3d symbols (3-D plotly has fewer: open variants make up the ten)
+CLASS_MARKERS_3D = ("circle", "square", "diamond", "cross", "x", "circle-open", "square-open",
+                    "diamond-open", "circle", "square")
+
+
+def class_colors(n: int) -> list[str]:
+    """``n`` class colours: :data:`CLASS_COLORS` up to ten, beyond that evenly spaced hues of a
+    perceptually uniform map (markers then matter even more)."""
+    if n <= len(CLASS_COLORS):
+        return list(CLASS_COLORS[:max(n, 0)])
+    import matplotlib
+    from matplotlib.colors import to_hex
+    cmap = matplotlib.colormaps["turbo"]
+    return [to_hex(cmap(0.05 + 0.9 * i / (n - 1))) for i in range(n)]
+
+
+def class_marker(i: int) -> str:
+    """The marker of class ``i`` (the shapes repeat after ten, with the colours then all different)."""
+    return CLASS_MARKERS[i % len(CLASS_MARKERS)]
+
+
+def series_colors(n: int) -> list[str]:
+    """``n`` colours for lines that are not methods or classes (several C, several tau): Okabe & Ito's."""
+    base = [c for c in OKABE_ITO if c not in (YELLOW,)]  # yellow on white is unreadable as a line
+    return [base[i % len(base)] for i in range(n)]

@@ -66,17 +66,21 @@ The notebooks find their data through `hff_edu.core.data.data_root()`: here that
 
 EXERCISES_STUDENT = """## Exercises
 
-The exercises are at the end of each notebook that has them. Write your answer where it
-says `raise NotImplementedError()`; the cell after it checks your answer: `correct`, a hint
-when it is wrong, or `not solved yet`, and the notebook goes on either way.
-`exercises.summary()` at the end counts what you have solved."""
+Each notebook has exercises next to the section they practise, headed like
+**Exercise 01.2 · the FF loss** · compute · ★★ · ~10 min: the kind (compute, predict, debug,
+design, explain), the difficulty (★ to ★★★) and about how long it takes. Write your answer where
+it says `raise NotImplementedError()`; the cell after it checks it and prints `correct`, what is
+`wrong` (never the expected answer), or `not solved yet`. The notebook goes on either way, so Run
+All always reaches the end. Stuck? Each exercise has hints under it, folded: open one at a time.
+`exercises.summary()` at the end of a notebook counts what you have solved."""
 
 
 EXERCISES_TEACHER = """## Exercises
 
 This is the teacher's edition: every exercise shows its worked solution (between
 `### BEGIN SOLUTION` and `### END SOLUTION`), and every check says `correct`.
-`hff-edu course DEST --student` writes the students' edition."""
+`hff-edu course DEST --student` writes the students' edition; the answer key, with the common
+wrong answers and how to discuss them, is `docs/teaching/answer-key.md` in the repository."""
 
 
 def _title(path: Path) -> str:

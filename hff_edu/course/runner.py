@@ -80,6 +80,9 @@ def notebook_env(profile: str = "classroom") -> None:
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     from ..teaching.claims import MODE_ENV
     os.environ.setdefault(MODE_ENV, "strict")  # a claim that does not hold fails the run (claims.py)
+    from ..teaching import exercises
+    # the runner executes the teacher's solutions: a wrong one is a bug of the course (exercises.py)
+    os.environ.setdefault(exercises.MODE_ENV, "strict")
 
 
 def repoll_kernel_messages(step: float = 1.0) -> None:
@@ -140,6 +143,12 @@ def execute(path: Path, profile: str = "smoke", out_dir: Path | None = None, tim
     except Exception as e:  # timeouts, dead kernels
         raise NotebookFailed(f"{path.name}: {type(e).__name__}: {e}\n  executed copy: {out}") from None
     seconds = time.perf_counter() - start
+    import nbformat
+    from .output_checks import problems
+    shown = problems(nbformat.read(str(out), as_version=4), path.name)
+    if shown:  # it ran, but a student would see something no one meant to show
+        raise NotebookFailed(f"{path.name}: {len(shown)} output problem(s):\n  " + "\n  ".join(shown)
+                             + f"\n  executed copy: {out}")
     if html:
         to_html(out)
     return seconds

@@ -1,8 +1,8 @@
 """Run both editions of every notebook and compare what their exercise checks reported.
 
-An exercise check is a call of one of ``hff_edu.teaching.exercises``' ``check_*`` functions with a
-literal name; ``exercises.summary()`` at the end of a notebook prints how many were correct and
-not solved yet. :func:`check` executes both versions and requires: the teacher's run has every
+An exercise check is a call of ``hff_edu.teaching.exercises.check`` with a literal key;
+``exercises.summary()`` at the end of a notebook prints how many were correct, wrong and not solved
+yet. :func:`check` executes both versions and requires: the teacher's run has every
 check correct, the student's has every check not solved yet, and both equal the number of checks
 in the source. A notebook whose exercises are still in the old style (worked solutions in plain
 cells) is listed by name, never skipped silently (``make student-check``).
@@ -16,8 +16,8 @@ from .checkout import here
 from .editions import SUMMARY_LINE, CourseError, NotebookExercises, audit, write_versions
 
 
-def reported_counts(executed: Path) -> tuple[int, int] | None:
-    """``(correct, not solved yet)`` from the last ``exercises.summary()`` in an executed notebook."""
+def reported_counts(executed: Path) -> tuple[int, int, int] | None:
+    """``(correct, wrong, not solved yet)`` from the last ``exercises.summary()`` in an executed notebook."""
     import nbformat
     nb = nbformat.read(str(executed), as_version=4)
     found = None
@@ -26,7 +26,7 @@ def reported_counts(executed: Path) -> tuple[int, int] | None:
             text = out.get("text", "") if out.get("output_type") == "stream" else \
                 out.get("data", {}).get("text/plain", "")
             for m in SUMMARY_LINE.finditer(text if isinstance(text, str) else "".join(text)):
-                found = (int(m.group(1)), int(m.group(2)))
+                found = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
     return found
 
 
@@ -36,14 +36,14 @@ def compare_counts(found: NotebookExercises, teacher: tuple | None, student: tup
     n, errors = len(found.checks), []
     if teacher is None or student is None:
         missing = "teacher's" if teacher is None else "student's"
-        return [f"{found.name}: the {missing} run printed no `exercises: N correct, M not solved yet` line"]
-    if teacher != (n, 0):
-        errors.append(f"{found.name}: teacher version reported {teacher[0]} correct, {teacher[1]} not solved "
-                      f"yet; the source has {n} checks, all of which must pass")
-    if student != (0, n):
-        errors.append(f"{found.name}: student version reported {student[0]} correct, {student[1]} not solved "
-                      f"yet; expected 0 correct and {n} not solved yet (a check passed on a blank answer, "
-                      "or a check did not run)")
+        return [f"{found.name}: the {missing} run printed no `exercises: N correct, M wrong, K not solved yet` line"]
+    if teacher != (n, 0, 0):
+        errors.append(f"{found.name}: teacher version reported {teacher[0]} correct, {teacher[1]} wrong, "
+                      f"{teacher[2]} not solved yet; the source has {n} checks, all of which must pass")
+    if student != (0, 0, n):
+        errors.append(f"{found.name}: student version reported {student[0]} correct, {student[1]} wrong, "
+                      f"{student[2]} not solved yet; expected 0 correct, 0 wrong and {n} not solved yet (a "
+                      "check passed or failed on a blank answer, or a check did not run)")
     return errors
 
 

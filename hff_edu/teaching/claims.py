@@ -112,6 +112,19 @@ class Claims:
             skip[self.profile] = f"{load.reason()} (measured: {detail})"
         return self.check(name, condition, f"{detail}; {load}", skip, why=WHY["timing"])
 
+    def expect(self, what: str, value: float, low: float, high: float, fmt: str = "{:.3f}",
+               skip_in: dict | None = None, note: str = "") -> bool:
+        """A "What you should see" box beside an experiment: the range runs of this profile land in, for
+        any seed (``make claims-sweep`` checks it on five), and this run's value. A value outside the
+        range is a claim that does not hold (strict under the runner, a friendly box for a student)."""
+        if not low <= high:
+            raise ValueError(f"expect({what!r}): low {low} is above high {high}.")
+        reason = (skip_in or {}).get(self.profile)
+        shown = f"between {fmt.format(low)} and {fmt.format(high)}"
+        _see_box(what, shown, None if reason else fmt.format(value), note or reason or "")
+        return self.check(f"what you should see: {what} {shown}", low <= value <= high, f"this run: {fmt.format(value)}",
+                          skip_in, expected=f"{what} {shown}")
+
     def _report_failure(self, name: str, detail: str, why: str, expected: str) -> None:
         how = mode()
         line = f"[claim] {name}: FAILED ({detail})"
@@ -149,6 +162,27 @@ def _friendly_box(name: str, expected: str, got: str, why: str) -> None:
         f"<b>This run does not show: {esc(name)}</b><br>"
         f"<b>Expected:</b> {esc(expected)}<br><b>This run got:</b> {esc(got)}<br>"
         f"<b>Why that can happen:</b> {esc(why)}<br><i>The notebook goes on.</i></div>"))
+
+
+def _see_box(what: str, shown: str, value: str | None, note: str) -> None:
+    """The "What you should see" box (plain text where there is no display)."""
+    run = f"this run: {value}" if value is not None else f"not checked in this profile: {note}"
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    text = f"What you should see: {what} {shown} ({run})."
+    if shell is None:
+        print(text)
+        return
+    esc = html.escape
+    extra = f"<br><i>{esc(note)}</i>" if note and value is not None else ""
+    display({"text/html": ('<div class="hff-see-box" role="note" style="border-left:4px solid #0072B2;'
+                           'padding:6px 12px;margin:6px 0;background:#EEF5FB;color:#222">'
+                           f"<b>What you should see:</b> {esc(what)} {esc(shown)}.<br>{esc(run[0].upper() + run[1:])}."
+                           f"{extra}</div>"), "text/plain": text}, raw=True)
 
 
 def gap_sentence(comparison: Comparison, alpha: float = ALPHA) -> str:

@@ -24,7 +24,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..core.geometry import class_alignment, min_pairwise_angle, uniformity
 from .style import CORRECT_COLOR, OKABE_ITO, WRONG_COLOR
-from .sphere import _np, class_colors, plot_cosine_heatmap, plot_sphere
+from .sphere import _np, class_colors, class_marker, plot_cosine_heatmap, plot_sphere
 
 VIEW_METHODS = ("auto", "direct", "umap", "pca")
 
@@ -172,7 +172,7 @@ def sphere_view(z, method: str = "auto", **umap_kwargs) -> tuple[np.ndarray, str
 def _class_legend(fig: Figure, class_names, n: int) -> None:
     colors = class_colors(n)
     names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
-    handles = [Line2D([], [], marker="o", linestyle="", color=colors[i], label=names[i]) for i in range(n)]
+    handles = [Line2D([], [], marker=class_marker(i), linestyle="", color=colors[i], label=names[i]) for i in range(n)]
     fig.legend(handles=handles, loc="lower center", ncol=min(n, 5), fontsize=8, frameon=False)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .embedding_views import VIEW_METHODS, sphere_view
+from ..core.palette import CLASS_MARKERS_3D
 from .sphere import _np, class_colors
 
 #: marker opacity of the classes that are not highlighted
@@ -29,11 +30,12 @@ DIMMED = 0.06
 #: prototype colour of the classes that are not highlighted
 DIMMED_PROTOTYPE = "rgb(200,200,200)"
 #: one marker shape per class (plotly scatter3d symbols), so classes differ by more than colour
-MARKERS_3D = ("circle", "square", "diamond-open", "cross", "x", "circle-open", "square-open", "diamond")
+MARKERS_3D = CLASS_MARKERS_3D
 
 
 def _rgb(color) -> str:
-    r, g, b = (int(round(255 * c)) for c in color[:3])
+    from matplotlib.colors import to_rgb
+    r, g, b = (int(round(255 * c)) for c in to_rgb(color))
     return f"rgb({r},{g},{b})"
 
 

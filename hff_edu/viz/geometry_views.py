@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from ..core.geometry import cosine_matrix, normalise
 from ..methods.hff import Prototypes, hff_loss
 from .style import BLUE, SKY, VERMILLION
+from ..core.palette import series_colors
 from .sphere import class_colors, plot_sphere
 
 
@@ -148,7 +149,7 @@ def plot_loss_floor(taus, num_classes=(10,), mark_tau: float = 1.0) -> Figure:
     classes = [int(c) for c in np.atleast_1d(num_classes)]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for i, c in enumerate(classes):
-        color = plt.get_cmap("tab10")(i)
+        color = series_colors(i + 1)[i]
         floor = [best_case_loss(c, t) for t in taus]
         ax.plot(taus, floor, color=color, lw=2, label=f"best case, C = {c}")
         ax.axhline(math.log(c), color=color, ls=":", lw=1, label=f"chance log C = {math.log(c):.2f}")
@@ -309,7 +310,7 @@ def plot_separation_history(histories: dict, optimum: dict | None = None) -> Fig
         raise ValueError("histories is empty: give {label: list of angles}.")
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for i, (label, hist) in enumerate(histories.items()):
-        color = plt.get_cmap("tab10")(i % 10)
+        color = series_colors(i + 1)[i]
         h = np.asarray(hist, dtype=float)
         if h.size == 0:
             raise ValueError(f"history {label!r} is empty: pass history=[] to geometry.separate.")
@@ -420,7 +421,7 @@ def plot_margin_loss(gaps, margins=(0.0, 0.2), tau: float = 0.1, num_classes: in
     y = torch.zeros(gaps.numel(), dtype=torch.long)
     fig, ax = plt.subplots(figsize=(6.6, 4.2))
     for i, m in enumerate(margins):
-        color = plt.get_cmap("tab10")(i)
+        color = series_colors(i + 1)[i]
         loss = [float(hff_loss(scores[j:j + 1], y[j:j + 1], tau, m)) for j in range(gaps.numel())]
         ax.plot(_np(gaps), loss, color=color, lw=2, label=f"m = {m:g}")
         if m > 0:

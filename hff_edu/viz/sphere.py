@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from ..core import palette
 from ..core.geometry import cosine_matrix, normalise
 
 
@@ -16,10 +17,13 @@ def _np(x) -> np.ndarray:
     return x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
 
 
-def class_colors(n: int):
-    """``n`` distinguishable colours (tab10 up to 10 classes, tab20 / hsv beyond)."""
-    cmap = plt.get_cmap("tab10" if n <= 10 else "tab20" if n <= 20 else "hsv")
-    return [cmap(i % cmap.N if n <= 20 else i / n) for i in range(n)]
+def class_colors(n: int) -> list[str]:
+    """``n`` class colours, colour-blind safe up to ten (``core/palette.py``); pair them with
+    :func:`class_marker` so that classes differ by shape as well."""
+    return palette.class_colors(n)
+
+
+class_marker = palette.class_marker
 
 
 def draw_unit_sphere(ax, alpha: float = 0.08) -> None:
@@ -50,8 +54,14 @@ def plot_sphere(points=None, labels=None, prototypes=None, class_names=None, tit
     colors = class_colors(max(n_classes, 1))
     if points is not None:
         p = _np(normalise(torch.as_tensor(_np(points), dtype=torch.float32)))
-        c = [colors[int(i)] for i in _np(labels)] if labels is not None else "tab:blue"
-        ax.scatter(p[:, 0], p[:, 1], p[:, 2], c=c, s=point_size, alpha=0.6, depthshade=False)
+        if labels is None:
+            ax.scatter(p[:, 0], p[:, 1], p[:, 2], c=palette.BLUE, s=point_size, alpha=0.6, depthshade=True)
+        else:
+            lab = _np(labels).astype(int)
+            for ci in np.unique(lab):  # one scatter per class: its own colour and marker
+                q = p[lab == ci]
+                ax.scatter(q[:, 0], q[:, 1], q[:, 2], c=[colors[ci]], marker=class_marker(int(ci)),
+                           s=point_size, alpha=0.6, depthshade=True)
     if prototypes is not None:
         pr = _np(prototypes)
         pr = pr[:, None] if pr.ndim == 2 else pr
