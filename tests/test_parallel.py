@@ -407,6 +407,32 @@ def test_the_timeline_figure_draws_one_bar_per_interval():
         pv.plot_timeline([dict(stage=0, start=0.0)])
 
 
+def test_the_timeline_figure_uses_the_palette_labels_micro_batches_and_says_how_busy_each_stage_was():
+    from matplotlib.colors import to_rgb
+
+    from hff_edu.core.palette import OKABE_ITO
+    events = [dict(stage=0, kind="forward", step=0, label="0.1", start=0.0, end=1.0),
+              dict(stage=0, kind="backward", step=0, start=1.0, end=3.0),
+              dict(stage=1, kind="recv", step=0, start=0.0, end=1.0),
+              dict(stage=1, kind="forward", step=0, start=1.0, end=2.0)]
+    fig = pv.plot_timeline(events, unit="s")
+    ax = fig.axes[0]
+    assert "0.1" in [t.get_text() for t in ax.texts]  # the label replaces the step number
+    assert ax.get_ylabel() and ax.get_xlabel()
+    work = {pv.KIND_COLORS[k] for k in pv.WORK} | {pv.KIND_COLORS["send"], pv.KIND_COLORS["evaluate"]}
+    assert work <= set(OKABE_ITO)  # colour-blind safe
+    assert to_rgb(ax.patches[0].get_facecolor()) == pytest.approx(to_rgb(pv.KIND_COLORS["forward"]))
+    busy = pv.stage_busy(events)
+    assert busy == {0: pytest.approx(1.0), 1: pytest.approx(1 / 3)}  # waiting does not count as work
+    assert pv.both_busy(events) == pytest.approx(1 / 3)  # both compute from 1 to 2 of 0..3
+    fig = pv.plot_timeline(events, kind_labels={"forward": "forward pass"})
+    assert "forward pass" in [t.get_text() for t in fig.legends[0].get_texts()]
+    with pytest.raises(ValueError, match="no events"):
+        pv.stage_busy([])
+    with pytest.raises(ValueError, match="no events"):
+        pv.both_busy([])
+
+
 def test_the_throughput_figure_writes_the_ratios():
     rows = [dict(config="sequential", samples_per_s=100.0), dict(config="pipeline", samples_per_s=180.0)]
     fig = pv.plot_throughput(rows, ideal=1.9)

@@ -240,6 +240,8 @@ def test_plot_training_memory_accuracy_profile():
                 one_layer_activation=2**20, batch_size=4, width=2) for m in ("bp", "hff") for d in (2, 4)]
     fig = tv.plot_memory_vs_depth(mem)
     assert len(fig.axes[0].lines) == 3  # two methods and the reference line
+    assert fig.axes[0].get_xscale() == "linear"  # backprop's linear growth must look straight (G12)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["2", "4"]
     with pytest.raises(ValueError, match="lack"):
         tv.plot_memory_vs_depth([dict(method="bp", depth=2)])
     fig = tv.plot_accuracy([dict(name="hff last", mean=0.88, std=0.01, wall_s=10),

@@ -1,6 +1,7 @@
 """Figures of hff_edu.viz.conv_views: they return Figures with the expected content, and fail clearly."""
 import pytest
 import torch
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from hff_edu.training.trainer import History
@@ -18,7 +19,11 @@ def test_augmentations_grid():
 def test_feature_maps_rows_per_block():
     maps = [torch.rand(2, 6, 8, 8), torch.rand(2, 4, 4, 4)]
     fig = cv.plot_feature_maps(torch.rand(3, 16, 16), maps, n_channels=3)
-    assert len(fig.axes) == 2 * 4  # 2 blocks x (input column + 3 channels)
+    assert len(fig.axes) == 2 * 4 + 2  # 2 blocks x (input column + 3 channels), one colour bar per block
+    for row in (0, 1):  # the channels of a block share one scale, from 0 to the block's largest value
+        images = [ax.images[0] for ax in fig.axes[4 * row + 1:4 * row + 4]]
+        assert all(im.get_clim() == pytest.approx((0.0, float(maps[row][0, :3].max()))) for im in images)
+    assert len(cv.plot_feature_maps(torch.rand(3, 16, 16), maps, n_channels=3, colorbar=False).axes) == 8
     with pytest.raises(ValueError, match="empty"):
         cv.plot_feature_maps(torch.rand(1, 8, 8), [])
 
@@ -26,7 +31,13 @@ def test_feature_maps_rows_per_block():
 def test_block_accuracy_bars():
     fig = cv.plot_block_accuracy({"HFF": [0.5, 0.7, 0.8], "BP": [0.9]}, chance=0.1)
     ax = fig.axes[0]
-    assert len(ax.patches) == 4
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)]
+    assert len(ax.patches) == 4 and not bars[0].errorbar
+    fig = cv.plot_block_accuracy({"HFF": [0.5, 0.7, 0.8], "BP": [0.9]}, chance=0.1, n_test=1000)
+    bars = [c for c in fig.axes[0].containers if isinstance(c, BarContainer)]
+    caps = bars[0].errorbar.lines[1]  # error bars: 2 s.e. of one accuracy
+    lo, hi = caps[0].get_ydata()[0], caps[1].get_ydata()[0]
+    assert hi - lo == pytest.approx(4 * (0.5 * 0.5 / 1000) ** 0.5, rel=1e-3) and "2 s.e." in fig.axes[0].get_ylabel()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["block 1", "block 2", "block 3"]
     with pytest.raises(ValueError, match="empty"):
         cv.plot_block_accuracy({})
@@ -43,6 +54,9 @@ def test_inference_cost_labels_ratio():
     fig = cv.plot_inference_cost({"HFF": 0.01, "FF": 0.1}, {"HFF": 1, "FF": 10})
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert "10.0x  (10 passes)" in texts and "1.0x  (1 pass)" in texts
+    fig = cv.plot_inference_cost({"HFF": 0.01, "FF": 0.16}, {"HFF": 1, "FF": 10}, reference="HFF",
+                                 flops={"HFF": 2.0, "FF": 31.0})
+    assert "16.0x (FLOPs: 15.5x)  (10 passes)" in [t.get_text() for t in fig.axes[0].texts]
     fig = cv.plot_inference_cost({"HFF": 0.02, "FF": 0.1, "BP": 0.01}, reference="HFF")
     assert "5.0x" in [t.get_text() for t in fig.axes[0].texts]
     with pytest.raises(ValueError, match="empty"):
@@ -55,6 +69,19 @@ def test_learning_curves():
     h = History("m", ["l"], ["l"], records=[dict(epoch=e, test_acc=0.1 * e) for e in (1, 2, 3)])
     fig = cv.plot_learning_curves({"a": h, "b": h})
     assert len(fig.axes[0].get_lines()) == 2
+    assert all(float(t).is_integer() for t in fig.axes[0].get_xticks())  # whole epochs only
+    h2 = History("m", ["l"], ["l"], records=[dict(epoch=e, test_acc=0.8 + 0.01 * e) for e in (1, 2, 3)])
+    fig = cv.plot_learning_curves({"HFF": h2}, n_test=1000, zoom=True)
+    ax = fig.axes[0]
+    band = 2 * (0.81 * 0.19 / 1000) ** 0.5
+    assert len(ax.collections) == 1  # the band
+    assert ax.get_ylim() == pytest.approx((0.81 - band - 0.02, 0.83 + 2 * (0.83 * 0.17 / 1000) ** 0.5 + 0.02))
+    assert "zoomed" in ax.get_ylabel()
+
+
+def test_head_dim_sweep_error_bars():
+    fig = cv.plot_head_dim_sweep([2, 16], [[0.3, 0.4], [0.7, 0.8]], 10, labels=["b1", "b2"], n_test=300)
+    assert len(fig.axes[0].containers) == 2 and "2 s.e." in fig.axes[0].get_ylabel()
 
 
 def test_shots_curve_and_agreement():
@@ -86,13 +113,39 @@ def test_colours_are_the_suite_palette_methods_keep_their_colour():
 
 def test_accuracy_axes_start_at_zero_and_legends_sit_outside():
     h = History("m", ["l"], ["l"], records=[dict(epoch=e, test_acc=0.8 + 0.01 * e) for e in (1, 2, 3)])
-    curve = dict(shots=[1, 5], mean=torch.tensor([[0.8, 0.82], [0.84, 0.86]]), learned=None, all=0.9)
     for fig in (cv.plot_learning_curves({"HFF": h, "FF": h}),
-                cv.plot_head_dim_sweep([2, 16], [[0.80, 0.81], [0.84, 0.85]], 10, labels=["b1", "b2"]),
-                cv.plot_shots_curve({"A-body": curve}, chance=0.2)):
+                cv.plot_head_dim_sweep([2, 16], [[0.80, 0.81], [0.84, 0.85]], 10, labels=["b1", "b2"])):
         ax = fig.axes[0]
         assert ax.get_ylim() == (0.0, 1.0)  # no truncated axis exaggerating a 0.04 gap
         legend = ax.get_legend()
         fig.canvas.draw()
         box, axes_box = legend.get_window_extent(), ax.get_window_extent()
         assert box.x0 >= axes_box.x1  # right of the axes: it cannot cover a line
+
+
+def test_shots_curve_zooms_onto_the_curves_states_its_band_and_keeps_the_legend_outside():
+    curve = dict(shots=[1, 5, 20], mean=torch.tensor([[0.5, 0.6], [0.70, 0.72], [0.80, 0.81]]),
+                 learned=torch.tensor([[0.45, 0.5], [0.72, 0.75], [0.83, 0.85]]), all=0.86)
+    fig = cv.plot_shots_curve({"A-body": curve}, chance=0.2, references={"trained on B": 0.9})
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    assert 0.0 <= low <= 0.2 and 0.9 <= high <= 1.0  # chance and every reference stay in view
+    fig = cv.plot_shots_curve({"A-body": curve})
+    low, high = fig.axes[0].get_ylim()
+    assert 0.4 < low < 0.45 and 0.85 < high < 0.9  # zoomed onto the band (0.45 to 0.85)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("lowest to highest of 2 draws" in t for t in texts)  # what the band means
+    assert cv.plot_shots_curve({"A-body": curve}, ylim=(0, 1)).axes[0].get_ylim() == (0.0, 1.0)
+    fig.canvas.draw()
+    legend, axes_box = fig.axes[0].get_legend().get_window_extent(), fig.axes[0].get_window_extent()
+    assert legend.x0 >= axes_box.x1
+
+
+def test_prototype_agreement_writes_readable_cosines():
+    p = torch.nn.functional.normalize(torch.randn(4, 6), dim=1)
+    fig = cv.plot_prototype_agreement(p, -p, list("abcd"))
+    ax = fig.axes[0]
+    diagonal = [t for t in ax.texts if t.get_text() == "-1.00"]
+    assert len(diagonal) == 4 and all(t.get_color() == "white" for t in diagonal)  # dark cells, light text
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    assert fig.axes[1].get_ylabel() == "cosine"

@@ -74,8 +74,9 @@ def test_plot_grad_norms_labels_zero_bars():
 
 def test_plot_accuracy_curves():
     h = History("x", ["l"], ["l"], records=[dict(test_acc=0.5), dict(test_acc=0.7)])
-    fig = dv.plot_accuracy_curves({"ff": h, "hff": h}, chance=0.1)
+    fig = dv.plot_accuracy_curves({"ff": h, "hff": h}, chance=0.1, zoom=False)
     assert len(fig.axes[0].lines) == 3
+    assert fig.axes[0].get_ylim() == (0.0, 1.0)
     ff_line, hff_line = fig.axes[0].lines[:2]
     assert to_hex(ff_line.get_color()) == style.METHOD_COLORS["ff"].lower()
     assert ff_line.get_linestyle() != hff_line.get_linestyle()  # told apart in grey print too
@@ -84,6 +85,23 @@ def test_plot_accuracy_curves():
     assert box.x0 >= fig.axes[0].get_window_extent().x1 - 1  # outside the axes: covers no line
     with pytest.raises(ValueError):
         dv.plot_accuracy_curves({})
+
+
+def test_plot_accuracy_curves_zooms_with_bands_seeds_and_whole_epochs():
+    run = lambda *acc: History("x", ["l"], ["l"], records=[dict(test_acc=a) for a in acc])
+    fig = dv.plot_accuracy_curves({"hff": [run(0.80, 0.83, 0.84), run(0.82, 0.83, 0.86)], "bp": run(0.81, 0.82, 0.83)},
+                                  chance=0.1, n_test=2000)
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    assert 0.7 < low < 0.8 and 0.86 < high <= 1.0  # zoomed where the lines are
+    assert "zoomed" in ax.get_ylabel()
+    assert any("chance = 0.10" in t.get_text() for t in ax.texts)  # below the axis: named, not drawn
+    assert len(ax.collections) == 2  # one noise band per method
+    assert len(ax.lines) == 4  # two thin seed lines and the mean for hff, one line for bp
+    assert abs(ax.lines[2].get_ydata()[-1] - 0.85) < 1e-9  # the mean of the seeds
+    assert "mean of 2 seeds" in ax.get_legend().get_texts()[0].get_text()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # no epoch 1.5
 
 
 # ---------------------------------------------------------------- ff_views
@@ -99,6 +117,23 @@ def test_plot_label_overlay_append_and_overwrite():
     assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="features"):
         fv.plot_label_overlay({"bad": torch.rand(70)}, (8, 8), 10, "append")
+
+
+def test_plot_label_overlay_shows_the_code_whatever_its_value_and_names_classes_in_full():
+    x = torch.randn(1, 64) * 3  # pixels far louder than a label of value 1
+    names = [f"class number {c}" for c in range(10)]
+    for scale in (1.0, 28.0):
+        fig = fv.plot_label_overlay({"pos": ff.overlay_label(x, torch.tensor([4]), 10, "append", scale)[0]},
+                                    (8, 8), 10, "append", class_names=names)
+        strip = fig.axes[1]
+        assert [t.get_text() for t in strip.get_xticklabels()] == names  # not cut to 5 characters
+        values = [t.get_text() for t in strip.texts]
+        assert values.count("0") == 9 and f"{scale:.2g}" in values  # every cell's value written in
+        hot = strip.get_images()[0].get_array()[0]
+        assert hot[4, 3] == 1 and hot[4, 0] > 0.4 and hot[0, 0] > 0.9  # the label cell is dark, the rest pale
+    fig = fv.plot_label_overlay({"neutral": ff.overlay_label(x, None, 10, "overwrite")[0]}, (8, 8), 10,
+                                "overwrite", zoom=16)
+    assert [t.get_text() for t in fig.axes[1].texts].count("0.1") == 10
 
 
 def test_plot_negative_label_matrix_counts_false_negatives():
@@ -151,6 +186,16 @@ def test_plot_layer_accuracy_and_cost():
         fv.plot_inference_cost({"goodness": 10}, {"softmax": 1.0})
 
 
+def test_plot_layer_accuracy_error_bars_and_zoom():
+    fig = fv.plot_layer_accuracy({"layer 1": 0.85, "layer 2": 0.83}, {"goodness": 0.854}, chance=0.1,
+                                 n_test=2000, zoom=True)
+    ax = fig.axes[0]
+    bars = next(c for c in ax.containers if hasattr(c, "errorbar"))
+    assert len(bars.errorbar.lines[2][0].get_segments()) == 3  # one error bar per bar
+    assert 0.7 < ax.get_ylim()[0] < 0.83 and "zoomed" in ax.get_ylabel()
+    assert ax.patches[2].get_hatch() == "//" and not ax.patches[0].get_hatch()
+
+
 def _layer_stats_records(epochs=3, layers=2, theta=10.0, late=False):
     # goodness / theta rises past 1; with late=True the deeper layer stays below it
     recs = []
@@ -176,3 +221,20 @@ def test_plot_layer_stats_one_row_per_run():
         fv.plot_layer_stats({"hff": [dict(epoch=0, sparsity=[0.1])]}, {"hff": [1.0]})
     with pytest.raises(ValueError, match="empty"):
         fv.plot_layer_stats({}, {})
+
+
+def test_plot_layer_stats_steps_panels_and_colours():
+    runs = {"classic": _layer_stats_records(epochs=5)}
+    for r, step in zip(runs["classic"], (0, 10, 20, 30, 40)):
+        r["epoch"] = step
+    fig = fv.plot_layer_stats(runs, {"classic": [10.0, 10.0]}, unit="step", panels=("separated",))
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    assert "step" in ax.get_xlabel() and list(ax.lines[0].get_xdata()) == [0, 10, 20, 30, 40]
+    colours = {to_hex(line.get_color()) for line in ax.lines[:2]}
+    assert len(colours) == 2 and "#f0e442" not in colours  # one colour per layer, never yellow
+    assert ax.lines[0].get_marker() != ax.lines[1].get_marker()  # and one marker per layer
+    with pytest.raises(ValueError, match="unit"):
+        fv.plot_layer_stats(runs, {"classic": [10.0, 10.0]}, unit="batch")
+    with pytest.raises(ValueError, match="panels"):
+        fv.plot_layer_stats(runs, {"classic": [10.0, 10.0]}, panels=("loss",))

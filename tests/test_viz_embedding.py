@@ -176,3 +176,49 @@ def test_margin_histograms_and_curves_use_colour_blind_safe_colours():
     fig = ev.plot_alignment_uniformity_curves(st)
     used = [to_hex(ln.get_color()) for ln in fig.axes[0].lines]
     assert used[0] == OKABE_ITO[0].lower() and used[-1] == OKABE_ITO[1].lower()  # one palette colour per model
+
+
+def test_spheres_use_class_colours_markers_and_a_depth_cue():
+    from matplotlib.colors import to_hex
+
+    from hff_edu.core.palette import CLASS_COLORS, CLASS_MARKERS
+    v = ev.view_direction(20, 35)
+    np.testing.assert_allclose(np.linalg.norm(v), 1.0)
+    # two points of class 0, one facing the camera and one behind the sphere
+    pts = np.stack([v, -v])
+    fig = ev.plot_sphere_grid([dict(points=pts, labels=np.array([0, 0]))], elev=20, azim=35)
+    ax = fig.axes[0]
+    from mpl_toolkits.mplot3d.art3d import Path3DCollection
+    drawn = [c for c in ax.collections if isinstance(c, Path3DCollection)]
+    alphas = sorted(c.get_alpha() for c in drawn)
+    assert len(drawn) == 2 and alphas[0] < 0.3 < alphas[1], "the far point is faint, the near one solid"
+    assert {to_hex(c.get_facecolor()[0][:3]) for c in drawn} == {CLASS_COLORS[0].lower()}
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "far side (faint)" in labels and "prototype" in labels
+    handles = fig.legends[0].legend_handles
+    assert handles[0].get_marker() == CLASS_MARKERS[0]
+    fig = ev.plot_sphere_grid([dict(prototypes=geometry.random_prototypes(10, 3, 0))], ["c"] * 10)
+    assert len(fig.axes) == 1  # prototypes alone (notebook 04, section 1)
+
+
+def test_class_regions_and_mutual_neighbours():
+    # three classes on S^2: 0 and 1 close together (and mixed up), 2 far away
+    p = torch.tensor([[1.0, 0.0, 0.0], [0.9, 0.3, 0.0], [0.0, 0.0, 2.0]])  # not unit length: normalised inside
+    z = torch.tensor([[1.0, 0.0, 0.0], [1.0, 0.02, 0.0], [0.9, 0.3, 0.0], [0.95, 0.0, 0.0], [0.0, 0.1, 1.0]])
+    y = torch.tensor([0, 0, 1, 1, 2])  # the second class-1 sample sits on class 0's prototype
+    rows = ev.class_regions(z, y, p, ["a", "b", "c"])
+    assert [r["accuracy"] for r in rows] == [1.0, 0.5, 1.0]
+    assert rows[1]["confused_with"] == "a" and rows[1]["confused_share"] == 0.5
+    assert rows[0]["nearest"] == "b" and rows[2]["angle"] == pytest.approx(90.0, abs=1e-3)
+    assert rows[0]["angle"] == pytest.approx(np.degrees(np.arccos(0.9 / np.hypot(0.9, 0.3))), abs=1e-3)
+    assert ev.mutual_neighbours(rows) == [("a", "b", pytest.approx(rows[0]["angle"]))]
+    with pytest.raises(ValueError, match="do not fit"):
+        ev.class_regions(z, y[:3], p)
+
+
+def test_ratio_course_finds_the_lowest_epoch_and_the_rise_after_it():
+    st = {"HFF": dict(epochs=[0, 1, 2, 3], ratio=[[0.7, 0.4, 0.45, 0.5], [0.8, 0.6, 0.5, 0.3]])}
+    course = ev.ratio_course(st)
+    assert course[0]["series"] == "HFF L1" and course[0]["lowest_epoch"] == 1
+    assert course[0]["rise"] == pytest.approx(0.1) and course[0]["first"] == 0.7
+    assert course[1]["lowest_epoch"] == 3 and course[1]["rise"] == 0.0

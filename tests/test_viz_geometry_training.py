@@ -142,6 +142,13 @@ def test_layer_curves_and_loss_curves():
     assert legend.get_window_extent(renderer).y1 <= fig.axes[0].get_window_extent(renderer).y0  # below
     fig = tv.plot_loss_curves({"FF": _history(2, heads=1)})
     assert len(fig.axes[0].get_lines()) == 3
+    from matplotlib.colors import to_hex
+    from hff_edu.core.palette import YELLOW
+    fig = tv.plot_layer_accuracy_curves({"HFF": _history(6)}, n_test=1000)
+    colours = [to_hex(ln.get_color()) for ln in fig.axes[0].lines]
+    assert YELLOW.lower() not in colours  # no yellow line on white (the old viridis last layer)
+    assert fig.axes[0].collections, "the prediction carries a band of 2 s.e."
+    assert "axis from" in fig.axes[0].get_ylabel()
     with pytest.raises(ValueError, match="empty"):
         tv.plot_layer_accuracy_curves({})
     with pytest.raises(ValueError, match="no epochs"):
@@ -156,25 +163,72 @@ def test_display_names_take_the_suite_method_colours():
     assert tv.display_color("FF: goodness, every layer") == style.METHOD_COLORS["ff"]
 
 
-def test_summary_choice_and_ablation_bars():
+def test_summary_choice_and_ablation_dots():
     from matplotlib.colors import to_hex
-    fig = tv.plot_method_summary(["HFF: last", "backprop"], [0.8, 0.9], [1.0, 2.0], chance=0.1)
-    assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 2
-    assert fig.axes[0].get_xlim()[0] == 0.0  # bars from 0: no truncated axis
-    assert to_hex(fig.axes[0].patches[0].get_facecolor()) == tv.display_color("HFF").lower()
+    fig = tv.plot_method_summary(["HFF: last", "backprop"], [0.8, 0.9], [1.0, 2.0], chance=0.1, n_test=1000,
+                                 per_seed=[[0.79, 0.8, 0.81], [0.9, 0.9, 0.9]])
+    assert len(fig.axes) == 2 and len(fig.axes[1].patches) == 2
+    assert fig.axes[1].get_xlim()[0] == 0.0  # time: bars from 0
+    assert "axis from 0.70, not 0" in fig.axes[0].get_xlabel()  # accuracy: dots on a zoomed axis, and it says so
+    assert to_hex(fig.axes[0].lines[0].get_color()) == tv.display_color("HFF").lower()
+    assert "2 s.e." in fig.axes[0].get_title() and "seeds" in fig.axes[0].get_title()
     with pytest.raises(ValueError, match="one accuracy per method"):
         tv.plot_method_summary(["a"], [0.8, 0.9])
+    with pytest.raises(ValueError, match="per-seed"):
+        tv.plot_method_summary(["a"], [0.8], per_seed=[[0.8], [0.9]])
     fig = tv.plot_layer_choice(["layer 1", "layer 2"], [0.8, 0.85], {"sum": 0.86})
-    assert len(fig.axes[0].patches) == 3
+    assert len([ln for ln in fig.axes[0].lines if ln.get_marker() in ("o", "D")]) == 3
     assert "axis from 0.75, not 0" in fig.axes[0].get_ylabel()  # zoomed in, and says so
     with pytest.raises(ValueError, match="one accuracy per layer"):
         tv.plot_layer_choice(["layer 1"], [0.8, 0.9])
     fig = tv.plot_ablation(["ref", "tau 1"], [0.85, 0.8], 0.85, ["reference", "temperature"])
-    assert len(fig.axes[0].patches) == 2
+    assert len([ln for ln in fig.axes[0].lines if ln.get_marker() == "o"]) == 2
     assert "axis from 0.75, not 0" in fig.axes[0].get_xlabel()
     assert len(fig.axes[0].get_legend().get_texts()) == 2
     with pytest.raises(ValueError, match="group"):
         tv.plot_ablation(["ref"], [0.85], 0.85, ["a", "b"])
+
+
+def test_ablation_shows_the_noise_band_and_which_rows_a_paired_test_resolves():
+    fig = tv.plot_ablation(["ref", "tau 0.5", "tau 1"], [0.85, 0.84, 0.8], 0.85, n_test=2000,
+                           per_seed=[[0.85, 0.86], [0.84, 0.83], [0.8, 0.79]], resolved=[None, False, True])
+    ax = fig.axes[0]
+    band = [p for p in ax.patches if p.get_alpha() and p.get_alpha() < 0.5]
+    assert band, "the reference's noise band is drawn"
+    dots = [ln for ln in ax.lines if ln.get_marker() == "o"]
+    faces = [ln.get_markerfacecolor() for ln in dots]
+    assert faces[1] == "white" and faces[2] != "white" and faces[0] != "white"  # open = not resolved
+    assert "told apart (paired test)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    with pytest.raises(ValueError, match="resolved flag"):
+        tv.plot_ablation(["ref"], [0.85], 0.85, resolved=[True, False])
+
+
+def test_method_curves_on_one_axis_with_seed_bands_and_no_hidden_line():
+    import numpy as np
+    curves = {"HFF": [[0.80, 0.84, 0.86], [0.81, 0.85, 0.86]], "backprop": [[0.80, 0.84, 0.86], [0.81, 0.85, 0.86]]}
+    fig = tv.plot_method_curves(curves, n_test=1000, chance=0.1)
+    ax = fig.axes[0]
+    lines = [ln for ln in ax.lines if len(ln.get_xdata()) == 3 and ln.get_linestyle() != "None"]
+    assert len(lines) == 2
+    x0, x1 = (np.asarray(ln.get_xdata()) for ln in lines)
+    assert np.all(x0 != x1), "identical curves are shifted along x, so neither hides the other"
+    assert lines[0].get_marker() != lines[1].get_marker()
+    assert len(ax.collections) >= 2  # a band of the seeds' range per method (and the error bars)
+    assert "axis from" in ax.get_ylabel() and ax.get_ylim()[0] > 0.5
+    assert all(float(t).is_integer() for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1])
+    with pytest.raises(ValueError, match="empty"):
+        tv.plot_method_curves({})
+
+
+def test_temperature_limits_figure():
+    fig = tv.plot_temperature_limits([0.01, 0.1, 1.0], {"vote": [1.0, 0.98, 0.95], "sum of scores": [0.9, 0.97, 1.0]},
+                                     tau=0.1)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and len(ax.lines) == 3
+    with pytest.raises(ValueError, match="fractions"):
+        tv.plot_temperature_limits([0.01, 0.1], {"vote": [1.0]})
+    with pytest.raises(ValueError, match="positive"):
+        tv.plot_temperature_limits([0.0, 0.1], {"vote": [1.0, 1.0]})
 
 
 def test_markdown_table():

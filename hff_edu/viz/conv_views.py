@@ -45,6 +45,12 @@ def _line_style(name: str, i: int) -> str:
     return method_style(m) if m else ["-", "--", "-.", ":"][i % 4]
 
 
+def _two_se(acc: float, n: int) -> float:
+    """Two standard errors of one accuracy measured on ``n`` samples (an error bar)."""
+    p = min(max(float(acc), 1.0 / n), 1.0 - 1.0 / n)
+    return 2.0 * (p * (1.0 - p) / n) ** 0.5
+
+
 def _legend_outside(ax, fontsize: int = 8) -> None:
     """The legend to the right of the axes, where it cannot cover a line or a bar."""
     ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
@@ -89,44 +95,58 @@ def plot_augmentations(images, augmented: Sequence, titles: Sequence[str] | None
     return fig
 
 
-def plot_feature_maps(image, maps: Sequence, n_channels: int = 8, title: str = "") -> Figure:
+def plot_feature_maps(image, maps: Sequence, n_channels: int = 8, title: str = "",
+                      colorbar: bool = True) -> Figure:
     """One image (left) and the first ``n_channels`` channels of every block's feature map A_l.
 
     ``maps`` is the list ``model.feature_maps(x)`` for a batch; the first sample
-    is shown. Each row is a block: the maps get smaller (pooling) and more abstract.
+    is shown. Each row is a block: the maps get smaller (pooling) and coarser.
+    The channels of one block share one colour scale, from 0 (a ReLU output is never
+    negative: dark is "silent") to the row's largest activation, shown by the row's colour
+    bar, so that channels of a block can be compared by brightness.
     Taught in 06_convolutional_hff.
     """
     if not len(maps):
         raise ValueError("maps is empty: pass model.feature_maps(x).")
     k = min(n_channels, min(_np(m).shape[1] for m in maps))
-    fig, axes = plt.subplots(len(maps), k + 1, figsize=(1.25 * (k + 1), 1.35 * len(maps)), squeeze=False)
+    fig, axes = plt.subplots(len(maps), k + 1, figsize=(1.25 * (k + 1) + (0.6 if colorbar else 0), 1.35 * len(maps)),
+                             squeeze=False)
     for r, m in enumerate(maps):
         a = _np(m)[0]
         if r == 0:
             _image(axes[0, 0], image, "input")
         else:
             axes[r, 0].axis("off")
+        top = float(max(a[:k].max(), 1e-8))
+        im = None
         for j in range(k):
             ax = axes[r, j + 1]
-            ax.imshow(a[j], cmap="viridis")
+            im = ax.imshow(a[j], cmap="viridis", vmin=0.0, vmax=top)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(f"channel {j + 1}", fontsize=7)
         axes[r, 1].set_ylabel(f"block {r + 1}\n{a.shape[1]}x{a.shape[2]}", fontsize=8)
+        if colorbar and im is not None:
+            bar = fig.colorbar(im, ax=list(axes[r, 1:]), fraction=0.02, pad=0.01)
+            bar.ax.tick_params(labelsize=6)
+            bar.set_label("activation", fontsize=7)
     fig.suptitle(title or "Feature maps A_l of each block (first channels)", fontsize=10)
-    fig.tight_layout()
+    if not colorbar:
+        fig.tight_layout()
     return fig
 
 
 def plot_block_accuracy(results: Mapping[str, Sequence[float]], chance: float | None = None,
                         title: str = "Test accuracy of each block's own classifier",
-                        xlabel: str = "block") -> Figure:
+                        xlabel: str = "block", n_test: int | None = None) -> Figure:
     """Grouped bars: accuracy of every block (x) for every method (colour).
 
     ``results`` maps a method name to its per-block accuracies (in [0, 1]); a
     method with a single entry (backprop: only the output classifies) is drawn at
-    the last block. Taught in 06_convolutional_hff and 07_transfer_and_prototypes.
+    the last block. ``n_test`` (the number of test samples) adds error bars of two
+    standard errors of one accuracy (an error bar, not a test: compare two bars with a
+    paired test). Taught in 06_convolutional_hff and 07_transfer_and_prototypes.
     """
     if not results:
         raise ValueError("results is empty: pass {method: [accuracy per block]}.")
@@ -137,13 +157,15 @@ def plot_block_accuracy(results: Mapping[str, Sequence[float]], chance: float | 
     for i, (name, accs) in enumerate(results.items()):
         accs = list(_np(accs).reshape(-1))
         xs = np.arange(n_blocks - len(accs), n_blocks) + (i - (len(results) - 1) / 2) * width
-        bars = ax.bar(xs, accs, width, label=name, color=colors[i])
+        err = [_two_se(a, n_test) for a in accs] if n_test else None
+        bars = ax.bar(xs, accs, width, label=name, color=colors[i], yerr=err, capsize=2 if err else 0,
+                      error_kw=dict(lw=0.8, ecolor="black"))
         ax.bar_label(bars, labels=[f"{100 * a:.0f}" for a in accs], fontsize=7, padding=1)
     if chance is not None:
         ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
     ax.set_xticks(range(n_blocks), [f"{xlabel} {i + 1}" for i in range(n_blocks)])
     ax.set_ylim(0, 1.08)
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("test accuracy" + (" (bars: ±2 s.e.)" if n_test else ""))
     ax.set_title(title, fontsize=10)
     _legend_outside(ax)
     fig.tight_layout()
@@ -151,12 +173,14 @@ def plot_block_accuracy(results: Mapping[str, Sequence[float]], chance: float | 
 
 
 def plot_head_dim_sweep(dims: Sequence[int], accs, num_classes: int, labels: Sequence[str] | None = None,
-                        title: str = "The AuxConv head: output size d vs accuracy") -> Figure:
+                        title: str = "The AuxConv head: output size d vs accuracy",
+                        n_test: int | None = None) -> Figure:
     """Test accuracy against the AuxConv output size d (log x axis), one line per series.
 
     ``accs`` is (len(dims),) or (len(dims), S) for S series (e.g. one per block);
     a dotted line marks d = C - 1, below which C prototypes cannot be equally
-    spread (no simplex ETF fits). The y axis starts at 0, so small gaps look small.
+    spread (no simplex ETF fits). The y axis starts at 0, so small gaps look small;
+    ``n_test`` adds error bars of two standard errors of one accuracy.
     Taught in 06_convolutional_hff.
     """
     a = _np(accs)
@@ -168,13 +192,16 @@ def plot_head_dim_sweep(dims: Sequence[int], accs, num_classes: int, labels: Seq
     fig, ax = plt.subplots(figsize=(6.2, 3.6))
     for j in range(a.shape[1]):
         ax.plot(dims, a[:, j], "o", ls=_line_style(labels[j], j), color=colors[j], label=labels[j])
+        if n_test:
+            ax.errorbar(dims, a[:, j], yerr=[_two_se(v, n_test) for v in a[:, j]], fmt="none",
+                        ecolor=colors[j], capsize=2, lw=0.8)
     ax.set_ylim(0, 1)
     ax.axvline(num_classes - 1, color="grey", ls=":", lw=1)
     ax.text(num_classes - 1, 0.01, f" d = C-1 = {num_classes - 1}", fontsize=8, va="bottom", color="grey")
     ax.set_xscale("log", base=2)
     ax.set_xticks(list(dims), [str(d) for d in dims])
     ax.set_xlabel("head output size d (log scale)")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("test accuracy" + (" (bars: ±2 s.e.)" if n_test else ""))
     ax.set_title(title, fontsize=10)
     _legend_outside(ax)
     fig.tight_layout()
@@ -183,9 +210,12 @@ def plot_head_dim_sweep(dims: Sequence[int], accs, num_classes: int, labels: Seq
 
 def plot_inference_cost(seconds: Mapping[str, float], passes: Mapping[str, int] | None = None,
                         reference: str | None = None,
-                        title: str = "Inference time for the same test batch") -> Figure:
+                        title: str = "Inference time for the same test batch",
+                        flops: Mapping[str, float] | None = None) -> Figure:
     """Horizontal bars: measured prediction time per method, annotated with the forward passes
-    it needs and its time ratio to ``reference`` (default: the fastest). Taught in 06_convolutional_hff."""
+    it needs and its time ratio to ``reference`` (default: the fastest). ``flops`` (counted
+    FLOPs per prediction) adds the ratio of arithmetic, the prediction the time ratio is
+    compared with. Taught in 06_convolutional_hff."""
     if not seconds:
         raise ValueError("seconds is empty: pass {method: seconds}.")
     if reference is not None and reference not in seconds:
@@ -195,8 +225,11 @@ def plot_inference_cost(seconds: Mapping[str, float], passes: Mapping[str, int] 
     fastest = float(seconds[reference]) if reference is not None else vals.min()
     fig, ax = plt.subplots(figsize=(6.2, 0.7 + 0.55 * len(names)))
     bars = ax.barh(names, 1000 * vals, color=series_colors(names))
-    notes = [f"{v / fastest:.1f}x" + (f"  ({passes[n]} pass{'es' if passes[n] > 1 else ''})"
-                                       if passes and n in passes else "") for n, v in zip(names, vals)]
+    ref_flops = (flops or {}).get(reference) if reference is not None else None
+    notes = [f"{v / fastest:.1f}x"
+             + (f" (FLOPs: {flops[n] / ref_flops:.1f}x)" if ref_flops and n in flops else "")
+             + (f"  ({passes[n]} pass{'es' if passes[n] > 1 else ''})" if passes and n in passes else "")
+             for n, v in zip(names, vals)]
     ax.bar_label(bars, labels=notes, fontsize=8, padding=3)
     ax.set_xlim(0, 1000 * vals.max() * 1.45)
     ax.invert_yaxis()
@@ -207,20 +240,34 @@ def plot_inference_cost(seconds: Mapping[str, float], passes: Mapping[str, int] 
 
 
 def plot_learning_curves(histories: Mapping, key: str = "test_acc",
-                         title: str = "Test accuracy per epoch") -> Figure:
+                         title: str = "Test accuracy per epoch", n_test: int | None = None,
+                         zoom: bool = False) -> Figure:
     """One line per method: ``history.column(key)`` against the epoch, in each method's colour and line
-    style (viz/style.py); an accuracy axis runs from 0 to 1. Taught in 06_convolutional_hff."""
+    style (viz/style.py). An accuracy axis runs from 0 to 1, or with ``zoom=True`` from just below the
+    lowest to just above the highest value (the axis label says it is zoomed); ``n_test`` adds a band
+    of two standard errors of one accuracy around each line. Integer epoch ticks.
+    Taught in 06_convolutional_hff."""
     if not histories:
         raise ValueError("histories is empty: pass {method: History}.")
     colors = series_colors(list(histories))
     fig, ax = plt.subplots(figsize=(6.2, 3.4))
+    lows, highs = [], []
     for i, (name, h) in enumerate(histories.items()):
-        ax.plot(h.column("epoch"), h.column(key), "o", ls=_line_style(name, i), color=colors[i], label=name)
-    if "acc" in key:
+        epochs, values = h.column("epoch"), np.asarray(h.column(key), dtype=float)
+        ax.plot(epochs, values, "o", ls=_line_style(name, i), color=colors[i], label=name)
+        band = np.array([_two_se(v, n_test) for v in values]) if n_test and "acc" in key else 0 * values
+        if n_test and "acc" in key:
+            ax.fill_between(epochs, values - band, values + band, color=colors[i], alpha=0.15, lw=0)
+        lows.append(float(np.min(values - band)))
+        highs.append(float(np.max(values + band)))
+    zoomed = zoom and "acc" in key
+    if zoomed:
+        ax.set_ylim(max(0.0, min(lows) - 0.02), min(1.0, max(highs) + 0.02))
+    elif "acc" in key:
         ax.set_ylim(0, 1)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel(key.replace("_", " "))
+    ax.set_ylabel(key.replace("_", " ") + (" (axis zoomed)" if zoomed else ""))
     ax.set_title(title, fontsize=10)
     _legend_outside(ax)
     fig.tight_layout()
@@ -229,20 +276,22 @@ def plot_learning_curves(histories: Mapping, key: str = "test_acc",
 
 def plot_shots_curve(curves: Mapping[str, dict], chance: float | None = None,
                      references: Mapping[str, float] | None = None,
-                     title: str = "New classes from a few examples: accuracy vs shots") -> Figure:
+                     title: str = "New classes from a few examples: accuracy vs shots",
+                     ylim: tuple[float, float] | None = None) -> Figure:
     """Accuracy against the number of labelled examples per new class (log x axis).
 
     ``curves`` maps a name to a :func:`hff_edu.training.transfer.shots_curve` result: the
-    class-mean prototypes are drawn solid, learned prototypes dashed (same
-    colour), each with the spread over repeats as a band. ``references`` adds
-    horizontal lines (e.g. a network trained on the new classes directly). The
-    y axis runs from 0 to 1 and the legend sits outside the axes.
-    Taught in 07_transfer_and_prototypes.
+    class-mean prototypes are drawn solid, learned prototypes dashed (same colour), each the mean
+    over the repeated draws, with a band from the lowest to the highest draw (the legend says so).
+    ``references`` adds horizontal lines (e.g. a network trained on the new classes directly). The
+    y axis is zoomed onto the curves, the references and chance (``ylim`` sets it; a caption should
+    say where it starts). The legend sits outside the axes. Taught in 07_transfer_and_prototypes.
     """
     if not curves:
         raise ValueError("curves is empty: pass {name: transfer.shots_curve(...)}.")
     fig, ax = plt.subplots(figsize=(7.6, 3.9))
     colors = series_colors(list(curves))
+    shown = []
     for i, (name, c) in enumerate(curves.items()):
         shots = c["shots"]
         for key, style, label in (("mean", "o-", "class means"), ("learned", "s--", "learned")):
@@ -252,15 +301,25 @@ def plot_shots_curve(curves: Mapping[str, dict], chance: float | None = None,
             m, lo, hi = a.mean(1), a.min(1), a.max(1)
             ax.plot(shots, m, style, color=colors[i], label=f"{name}: {label}")
             ax.fill_between(shots, lo, hi, color=colors[i], alpha=0.12)
+            shown += [lo.min(), hi.max()]
+    repeats = {_np(c["mean"]).shape[1] for c in curves.values()}
+    ax.fill_between([], [], [], color="0.5", alpha=0.25,
+                    label=f"band: lowest to highest of {'/'.join(map(str, sorted(repeats)))} draws")
     for j, (name, value) in enumerate((references or {}).items()):
         ax.axhline(value, color="black", ls=["--", "-.", (0, (5, 1, 1, 1, 1, 1))][j % 3], lw=1, label=name)
+        shown.append(value)
     if chance is not None:
         ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
+        shown.append(chance)
     ax.set_xscale("log")
     shots = list(next(iter(curves.values()))["shots"])
     ax.set_xticks(shots, [str(s) for s in shots])
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_ylim(0, 1)
+    if ylim is None:
+        low, high = float(min(shown)), float(max(shown))
+        pad = max(0.02, 0.06 * (high - low))
+        ylim = (max(0.0, low - pad), min(1.0, high + pad))
+    ax.set_ylim(*ylim)
     ax.set_xlabel("labelled examples per new class (shots)")
     ax.set_ylabel("test accuracy on the new classes")
     ax.set_title(title, fontsize=10)
@@ -284,14 +343,15 @@ def plot_prototype_agreement(a, b, class_names: Sequence[str] | None = None,
     fig, ax = plt.subplots(figsize=(1.6 + 0.55 * len(cos), 1.2 + 0.5 * len(cos)))
     im = ax.imshow(cos, cmap="RdBu_r", vmin=-1, vmax=1)
     for i in range(len(cos)):
-        for j in range(len(cos)):
-            ax.text(j, i, f"{cos[i, j]:.2f}", ha="center", va="center", fontsize=7)
+        for j in range(len(cos)):  # white on the dark ends of the colour map, black elsewhere
+            ax.text(j, i, f"{cos[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if abs(cos[i, j]) > 0.6 else "black")
     ax.set_xticks(range(len(cos)), names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(cos)), names, fontsize=8)
     ax.set_xlabel(b_name)
     ax.set_ylabel(a_name)
     ax.set_title(f"cosine between prototypes: {a_name} vs {b_name}", fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="cosine")
     fig.tight_layout()
     return fig
 

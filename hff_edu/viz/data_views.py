@@ -5,7 +5,7 @@
 - :func:`grad_norms_by_layer` and :func:`plot_grad_norms`: the per-layer
   gradient norms after ``backward()`` on ONE loss (non-zero in one layer for
   FF, HFF and local-CE; everywhere for backprop).
-- :func:`plot_accuracy_curves`: test accuracy per epoch of several trained models.
+- :func:`plot_accuracy_curves`: test accuracy per epoch of several trained models (seeds, noise bands).
 """
 from __future__ import annotations
 
@@ -188,7 +188,8 @@ def plot_grad_norms(norms_by_method: dict, title: str = "") -> Figure:
         ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
         ax.set_ylim(0, top * 1.2)
         ax.set_title(method)
-        ax.set_ylabel("gradient norm" if ax is axes[0, 0] else "")
+        ax.set_ylabel("gradient norm")
+        ax.set_xlabel("parameters of", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -198,23 +199,63 @@ def plot_grad_norms(norms_by_method: dict, title: str = "") -> Figure:
 # ----------------------------------------------------------------------------
 # a first comparison
 
-def plot_accuracy_curves(histories: dict, chance: float | None = None, title: str = "") -> Figure:
-    """Test accuracy after every epoch, one line per method (``{name: History}``).
+def plot_accuracy_curves(histories: dict, chance: float | None = None, title: str = "",
+                         n_test: int | None = None, zoom: bool = True) -> Figure:
+    """Test accuracy after every epoch, one line per method.
 
-    ``chance`` draws the accuracy of guessing (1/C) as a dotted line. Taught in 00_local_learning.
+    ``histories``: ``{name: History}``, or ``{name: [History, ...]}`` for several seeds of one
+    method: the line is then the mean over the seeds and each seed is a thin line of the same
+    colour. ``n_test`` (the test split's size) draws a band of +-2 standard errors of one
+    accuracy around each line: an error bar, not a test (two methods on the same test images are
+    compared with a paired test, ``core.stats.mcnemar``). ``zoom`` (default) fits the y axis to
+    the lines and their bands, so that gaps of a point are visible; the y label says so, and
+    ``chance`` (1/C) is drawn as a dotted line where it falls inside the axis, else named in the
+    corner. Epochs are whole numbers on the x axis. Taught in 00_local_learning.
     """
     if not histories:
         raise ValueError("histories is empty: give at least one {name: History}.")
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for name, h in histories.items():
-        acc = h.column("test_acc")
-        ax.plot(range(1, len(acc) + 1), acc, marker="o", label=name,
-                color=method_color(name), ls=method_style(name))
+    from matplotlib.ticker import MaxNLocator
+
+    from ..core.stats import accuracy_noise
+
+    fig, ax = plt.subplots(figsize=(5.4, 3.3))
+    lows, highs, last_epoch = [], [], 1
+    for name, runs in histories.items():
+        runs = list(runs) if isinstance(runs, (list, tuple)) else [runs]
+        curves = [np.asarray(h.column("test_acc"), dtype=float) for h in runs]
+        n_ep = min(len(c) for c in curves)
+        if n_ep == 0:
+            raise ValueError(f"{name!r}: the history has no epochs to plot.")
+        curves = np.stack([c[:n_ep] for c in curves])
+        epochs = np.arange(1, n_ep + 1)
+        last_epoch = max(last_epoch, n_ep)
+        color, style = method_color(name), method_style(name)
+        if len(curves) > 1:
+            for c in curves:
+                ax.plot(epochs, c, color=color, ls=style, lw=0.7, alpha=0.35)
+        mean = curves.mean(0)
+        label = name if len(curves) == 1 else f"{name} (mean of {len(curves)} seeds)"
+        ax.plot(epochs, mean, marker="o", label=label, color=color, ls=style)
+        band = np.array([accuracy_noise(float(m), n_test) for m in mean]) if n_test else np.zeros_like(mean)
+        if n_test:
+            ax.fill_between(epochs, mean - band, mean + band, color=color, alpha=0.15, lw=0)
+        lows.append(float((curves.min(0) - band).min()))
+        highs.append(float((curves.max(0) + band).max()))
+    low, high = (min(lows), max(highs)) if zoom else (0.0, 1.0)
+    if zoom:
+        pad = max(0.01, 0.08 * (high - low))
+        low, high = max(0.0, low - pad), min(1.0, high + pad)
     if chance is not None:
-        ax.axhline(chance, ls=":", color="black", label="chance")
+        if low <= chance <= high:
+            ax.axhline(chance, ls=":", color="black", label="chance")
+        else:
+            ax.text(0.99, 0.02, f"chance = {chance:.2f} (below the axis)", transform=ax.transAxes,
+                    ha="right", va="bottom", fontsize=7)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1)
+    ax.set_xlim(0.7, last_epoch + 0.3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("test accuracy (zoomed)" if zoom else "test accuracy")
+    ax.set_ylim(low, high)
     ax.grid(alpha=0.3)
     # outside the axes, so the legend never covers a curve
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)

@@ -9,6 +9,10 @@ A layer with d = 3 lives on S^2 and is drawn as it is. A wider layer needs a
 view: ``umap_sphere`` (UMAP with cosine input distances and a spherical,
 haversine output) when umap-learn is installed, else ``pca_sphere`` (the first
 three principal components, normalised): ``sphere_view`` picks.
+
+Spheres use the colour-blind-safe class colours with one marker per class and a depth cue (the far
+side drawn faint). :func:`class_regions`, :func:`mutual_neighbours` and :func:`ratio_course` turn
+a run into the numbers its sentences quote (which classes share a region, when a ratio turned).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..core.geometry import class_alignment, min_pairwise_angle, uniformity
 from .style import CORRECT_COLOR, OKABE_ITO, WRONG_COLOR
-from .sphere import _np, class_colors, class_marker, plot_cosine_heatmap, plot_sphere
+from .sphere import _np, class_colors, class_marker, draw_unit_sphere, plot_cosine_heatmap
 
 VIEW_METHODS = ("auto", "direct", "umap", "pca")
 
@@ -173,7 +177,9 @@ def _class_legend(fig: Figure, class_names, n: int) -> None:
     colors = class_colors(n)
     names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
     handles = [Line2D([], [], marker=class_marker(i), linestyle="", color=colors[i], label=names[i]) for i in range(n)]
-    fig.legend(handles=handles, loc="lower center", ncol=min(n, 5), fontsize=8, frameon=False)
+    handles += [Line2D([], [], marker="*", linestyle="", color="grey", mec="black", ms=10, label="prototype"),
+                Line2D([], [], marker="o", linestyle="", color="grey", alpha=0.25, label="far side (faint)")]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
 
 
 def draw_octant(ax, color: str = "black") -> None:
@@ -185,42 +191,79 @@ def draw_octant(ax, color: str = "black") -> None:
         ax.plot(x, y, z, color=color, linewidth=1.2, linestyle="--", alpha=0.7)
 
 
+def view_direction(elev: float, azim: float) -> np.ndarray:
+    """The unit vector from the centre towards the camera of a 3-D axis with ``view_init(elev, azim)``:
+    a point ``p`` on S^2 faces the viewer when ``p . v > 0`` and lies on the far side otherwise."""
+    e, a = np.radians(elev), np.radians(azim)
+    return np.array([np.cos(e) * np.cos(a), np.cos(e) * np.sin(a), np.sin(e)])
+
+
+def _draw_view(ax, view: dict, class_names, elev: float, azim: float, point_size: float) -> int:
+    """One sphere of :func:`plot_sphere_grid` with a depth cue: points and prototypes on the far side
+    of the sphere are drawn faint and small, those facing the viewer solid. Returns the number of
+    classes it drew."""
+    draw_unit_sphere(ax)
+    ax.set_box_aspect((1, 1, 1), zoom=1.3)  # 3-d axes leave a wide empty margin otherwise
+    v = view_direction(elev, azim)
+    labels, protos = view.get("labels"), view.get("prototypes")
+    n_classes = int(_np(labels).max()) + 1 if labels is not None else 0
+    if protos is not None:
+        n_classes = max(n_classes, _np(protos).shape[0])
+    colors = class_colors(max(n_classes, 1))
+    if view.get("points") is not None:
+        p = _unit_rows(_np(view["points"]).astype(np.float64))
+        lab = _np(labels).astype(int) if labels is not None else np.zeros(len(p), dtype=int)
+        front = p @ v >= 0
+        for ci in np.unique(lab):  # one scatter per class and side: its own colour and marker
+            for side, alpha, size in ((~front, 0.12, 0.5 * point_size), (front, 0.75, point_size)):
+                q = p[(lab == ci) & side]
+                if len(q):
+                    ax.scatter(q[:, 0], q[:, 1], q[:, 2], c=[colors[ci]], marker=class_marker(int(ci)),
+                               s=size, alpha=alpha, depthshade=False, linewidths=0)
+    if protos is not None:
+        pr = _np(protos)
+        pr = pr[:, None] if pr.ndim == 2 else pr
+        for ci in range(pr.shape[0]):
+            for q in _unit_rows(pr[ci].astype(np.float64)):
+                near = float(q @ v) >= 0
+                ax.plot([0, q[0]], [0, q[1]], [0, q[2]], color=colors[ci], linewidth=1.0 if near else 0.6,
+                        alpha=1.0 if near else 0.35, linestyle="-" if near else ":")
+                ax.scatter([q[0]], [q[1]], [q[2]], marker="*", s=240 if near else 120, c=[colors[ci]],
+                           edgecolors="black", linewidths=0.8, alpha=1.0 if near else 0.35, depthshade=False)
+    ax.view_init(elev=elev, azim=azim)
+    ax.set_title(view.get("title", ""), fontsize=9)
+    return n_classes
+
+
 def plot_sphere_grid(views: list[dict], class_names=None, ncols: int = 4, title: str = "",
-                     elev: float = 20, azim: float = 35, point_size: float = 5) -> Figure:
+                     elev: float = 20, azim: float = 35, point_size: float = 6) -> Figure:
     """A grid of spheres, one per ``views`` entry, with one shared class legend.
 
     Each view is a dict with ``points`` (N, 3), ``labels`` (N,), optional
     ``prototypes`` ((C, 3) or (C, K, 3), drawn as stars with a line from the
     centre), ``title``, and ``octant=True`` to outline the positive octant
-    (where ReLU embeddings must stay). Used for snapshots over epochs and for
+    (where ReLU embeddings must stay). Classes take the colour-blind-safe class colours and one
+    marker each (``core/palette.py``); what lies on the far side of a sphere is drawn faint and
+    small (a depth cue, :func:`view_direction`). Used for snapshots over epochs and for
     per-layer UMAP/PCA views.
     """
     if not views:
         raise ValueError("No views to draw: pass at least one dict with 'points' and 'labels'.")
     ncols = max(1, min(ncols, len(views)))
     nrows = math.ceil(len(views) / ncols)
-    fig = plt.figure(figsize=(3.2 * ncols, 3.2 * nrows + 0.7))
+    fig = plt.figure(figsize=(3.2 * ncols, 3.2 * nrows + 0.9))
     n_classes = 0
     for i, v in enumerate(views):
         ax = fig.add_subplot(nrows, ncols, i + 1, projection="3d")
-        plot_sphere(v.get("points"), v.get("labels"), v.get("prototypes"), class_names,
-                    v.get("title", ""), elev=elev, azim=azim, ax=ax, point_size=point_size)
-        ax.set_box_aspect((1, 1, 1), zoom=1.3)  # 3-d axes leave a wide empty margin otherwise
-        ax.title.set_fontsize(9)
+        n_classes = max(n_classes, _draw_view(ax, v, class_names, elev, azim, point_size))
         if v.get("octant"):
             draw_octant(ax)
-        if ax.get_legend() is not None:
-            ax.get_legend().remove()  # one legend for the whole figure
-        if v.get("labels") is not None:
-            n_classes = max(n_classes, int(_np(v["labels"]).max()) + 1)
-        if v.get("prototypes") is not None:
-            n_classes = max(n_classes, _np(v["prototypes"]).shape[0])
     if n_classes:
         _class_legend(fig, class_names, n_classes)
     if title:
         fig.suptitle(title)
-    legend_h = 0.55 / fig.get_figheight()  # the class legend's share of the figure
-    top = 1 - (0.55 if title else 0.15) / fig.get_figheight()
+    legend_h = 0.8 / fig.get_figheight()  # the class legend's share of the figure
+    top = 1 - (0.6 if title else 0.3) / fig.get_figheight()
     fig.subplots_adjust(left=0, right=1, top=top, bottom=legend_h, wspace=0.0, hspace=0.1)
     return fig
 
@@ -432,3 +475,69 @@ def plot_wang_isola(stats: dict, title: str = "") -> Figure:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------
+# what a run shows, as numbers a sentence can quote
+
+def class_regions(z, y, prototypes, class_names=None) -> list[dict]:
+    """Per class, where one layer puts it: computed from embeddings ``z`` (N, d), labels ``y`` and the
+    layer's prototypes ((C, d) or (C, K, d); the first of each class's K is used for angles).
+
+    Each row: ``name``; ``accuracy`` (share of the class whose nearest prototype is its own);
+    ``confused_with`` and ``confused_share`` (the class its wrong samples go to most often, and
+    the share of the class that goes there); ``nearest`` and ``angle`` (the class whose prototype is
+    nearest to its own, and the angle between them, in degrees). What "a region of its own"
+    means, measured rather than read off a picture.
+    """
+    z = torch.as_tensor(_np(z), dtype=torch.float32)
+    y = torch.as_tensor(_np(y)).long().reshape(-1)
+    p = torch.as_tensor(_np(prototypes), dtype=torch.float32)
+    p = p[:, None] if p.dim() == 2 else p
+    if z.dim() != 2 or len(z) != len(y) or p.shape[-1] != z.shape[1]:
+        raise ValueError(f"z {tuple(z.shape)}, y {tuple(y.shape)} and prototypes {tuple(p.shape)} do not fit: "
+                         "give (N, d) embeddings, N labels and (C, K, d) prototypes of the same layer.")
+    c = p.shape[0]
+    unit = p / p.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    zn = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    pred = (zn @ unit.reshape(-1, unit.shape[-1]).T).reshape(len(z), c, -1).amax(2).argmax(1)
+    first = unit[:, 0]
+    angles = torch.rad2deg(torch.arccos((first @ first.T).clamp(-1, 1)))
+    angles.fill_diagonal_(float("inf"))
+    names = list(class_names) if class_names is not None else [str(i) for i in range(c)]
+    rows = []
+    for k in range(c):
+        mine = y == k
+        n = int(mine.sum())
+        wrong = pred[mine & (pred != k)]
+        counts = torch.bincount(wrong, minlength=c) if len(wrong) else torch.zeros(c, dtype=torch.long)
+        other = int(counts.argmax())
+        rows.append(dict(name=names[k], n=n, accuracy=float((pred[mine] == k).float().mean()) if n else float("nan"),
+                         confused_with=names[other] if len(wrong) else None,
+                         confused_share=float(counts[other]) / n if n else 0.0,
+                         nearest=names[int(angles[k].argmin())], angle=float(angles[k].min())))
+    return rows
+
+
+def mutual_neighbours(rows: list[dict]) -> list[tuple[str, str, float]]:
+    """Pairs of classes whose prototypes are each other's nearest (from :func:`class_regions`),
+    closest pair first: ``(class, class, angle in degrees)``."""
+    by_name = {r["name"]: r for r in rows}
+    pairs = {tuple(sorted((r["name"], r["nearest"]))): r["angle"] for r in rows
+             if by_name[r["nearest"]]["nearest"] == r["name"]}
+    return sorted(((a, b, ang) for (a, b), ang in pairs.items()), key=lambda t: t[2])
+
+
+def ratio_course(stats: dict) -> list[dict]:
+    """How the alignment ratio moved in every model and layer of ``stats`` (model name ->
+    :func:`alignment_uniformity`): ``series`` ("HFF wide L1"), ``first`` and ``last`` value, the
+    epoch and value of its ``lowest`` point, and ``rise`` (last minus lowest): what a sentence about
+    "after epoch k the ratio crept up again" needs, computed from every epoch rather than two."""
+    out = []
+    for name, st in stats.items():
+        for l, r in enumerate(st["ratio"]):
+            r = np.asarray(r, dtype=float)
+            i = int(np.argmin(r))
+            out.append(dict(series=f"{name} L{l + 1}", model=name, layer=l + 1, first=float(r[0]), last=float(r[-1]),
+                            lowest=float(r[i]), lowest_epoch=int(st["epochs"][i]), rise=float(r[-1] - r[i])))
+    return out

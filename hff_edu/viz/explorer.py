@@ -12,7 +12,9 @@ the samples it is near in d dimensions). Each epoch's map is rotated onto the ne
 (orthogonal Procrustes, last epoch = reference), so the epoch slider shows movement,
 not the arbitrary orientation of each fit.
 
-All controls are plotly's own (a slider over animation frames, dropdown menus, the
+Classes take the colour-blind-safe class colours and one marker shape each (``core/palette.py``);
+the grey sphere is half opaque, so points on its far side show through faded (a depth cue that
+turns with the view). All controls are plotly's own (a slider over animation frames, dropdown menus, the
 legend): they need no kernel, so the explorer works the same in JupyterLab, VS Code
 and the offline HTML export. The matplotlib views in ``embedding_views`` stay the
 static pictures (for print, and where JavaScript is not run).
@@ -31,6 +33,8 @@ DIMMED = 0.06
 DIMMED_PROTOTYPE = "rgb(200,200,200)"
 #: one marker shape per class (plotly scatter3d symbols), so classes differ by more than colour
 MARKERS_3D = CLASS_MARKERS_3D
+#: opacity of the grey sphere: points on its far side show through it faded (a depth cue)
+SPHERE_OPACITY = 0.3
 
 
 def _rgb(color) -> str:
@@ -97,7 +101,8 @@ def layer_views(snapshots: list[dict], layer: int, method: str = "pca", seed: in
 def _sphere_surface(n: int = 36):
     import plotly.graph_objects as go
     u, v = np.mgrid[0:2 * np.pi:complex(0, 2 * n), 0:np.pi:complex(0, n)]
-    return go.Surface(x=np.cos(u) * np.sin(v), y=np.sin(u) * np.sin(v), z=np.cos(v), opacity=0.12,
+    # opaque enough that points behind the sphere show through faded: the depth cue of a rotating view
+    return go.Surface(x=np.cos(u) * np.sin(v), y=np.sin(u) * np.sin(v), z=np.cos(v), opacity=SPHERE_OPACITY,
                       colorscale=[[0, "rgb(150,150,150)"], [1, "rgb(150,150,150)"]], showscale=False,
                       hoverinfo="skip", name="S^2", showlegend=False,
                       contours={ax: dict(highlight=False) for ax in "xyz"})  # no contour lines under the mouse

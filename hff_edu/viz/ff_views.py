@@ -50,11 +50,14 @@ def plot_label_overlay(inputs: dict, image_shape, num_classes: int, mode: str,
     """Flat inputs with a label written in, drawn as pictures (one panel each).
 
     ``inputs``: ``{panel title: (D,) or (D + C,) flat input}`` as returned by
-    ``ff.overlay_label`` (e.g. the original, the positive with the true label and
-    the negative with a wrong one). ``mode="overwrite"``: the first C pixels (top
-    row, left) hold the one-hot code, outlined; ``mode="append"``: the C
-    extra features are drawn as a strip of C cells under the image. ``zoom``
-    (overwrite only) also shows the first ``zoom`` pixels of the top row enlarged.
+    ``ff.overlay_label`` (e.g. the positive with the true label, the negative with a wrong
+    one, the neutral label). The image keeps its own grey scale (the label's value does not
+    wash it out), and the label code is drawn in orange, its opacity growing with the value,
+    so a one-hot 1 stands out on any image. ``mode="overwrite"``: the first C pixels (top row,
+    left) hold the code, outlined on the image; ``mode="append"``: the C extra inputs. Under each
+    image a strip enlarges the code, one cell per class with its value written in and the cell
+    of the label outlined (``class_names`` name the cells in full). ``zoom`` (overwrite only)
+    shows the first ``zoom`` pixels in the strip: the code, then the image's own pixels.
     Taught in 01_forward_forward.
     """
     if not inputs:
@@ -62,47 +65,69 @@ def plot_label_overlay(inputs: dict, image_shape, num_classes: int, mode: str,
     h, w = image_shape[-2:]
     names = list(inputs)
     n = len(names)
-    flats = [_np(inputs[k]).reshape(-1) for k in names]
+    flats = [_np(inputs[k]).reshape(-1).astype(float) for k in names]
     expected = h * w + (num_classes if mode == "append" else 0)
     for name, flat in zip(names, flats):
         if flat.size != expected:
             raise ValueError(f"{name!r} has {flat.size} features; a {h}x{w} image with mode={mode!r} "
                              f"needs {expected}.")
-    # One grey scale for every panel, so the label pixels compare across panels.
-    vmin, vmax = min(f.min() for f in flats), max(f.max() for f in flats)
-    strip = mode == "append" or bool(zoom)
-    fig = plt.figure(figsize=(2.4 * n, 3.3 if strip else 2.6))
-    grid = fig.add_gridspec(2, n, height_ratios=[5, 1] if strip else [5, 0.01])
-    for i, (name, flat) in enumerate(zip(names, flats)):
-        img, code = _as_picture(flat, image_shape, num_classes, mode)
+    if mode not in ("append", "overwrite"):
+        raise ValueError(f"Unknown label mode {mode!r}: choose 'overwrite' or 'append'.")
+    codes = [f[-num_classes:] if mode == "append" else f[:num_classes] for f in flats]
+    pixels = [f[:-num_classes] if mode == "append" else f[num_classes:] for f in flats]
+    # one grey scale for the image pixels of every panel, one colour scale for every label code
+    vmin, vmax = min(p.min() for p in pixels), max(p.max() for p in pixels)
+    code_max = max(float(np.abs(c).max()) for c in codes) or 1.0
+    cells = num_classes if mode == "append" or not zoom else max(num_classes, int(zoom))
+    names_below = class_names is not None and len(class_names) == num_classes
+    fig = plt.figure(figsize=(min(max(2.6, 0.22 * cells), 3.6) * n, 4.3 if names_below else 3.4))
+    grid = fig.add_gridspec(2, n, height_ratios=[5, 2.2 if names_below else 1.2])
+    label_rgba = plt.get_cmap("Oranges")
+    for i, (name, flat, code) in enumerate(zip(names, flats, codes)):
+        img, _ = _as_picture(flat, image_shape, num_classes, mode)
         ax = fig.add_subplot(grid[0, i])
         ax.imshow(img, cmap="gray_r", vmin=vmin, vmax=vmax)
         ax.set_xticks([]), ax.set_yticks([])
         ax.set_title(name, fontsize=9)
         if mode == "overwrite":
-            full_rows, rest = divmod(num_classes, w)  # the label pixels: full rows, then part of one
+            for k in range(num_classes):  # the label pixels, coloured by their value
+                r, c = divmod(k, w)
+                alpha = 0.15 + 0.85 * abs(code[k]) / code_max if code[k] else 0.0
+                ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=HIGHLIGHT, alpha=alpha, lw=0))
+            full_rows, rest = divmod(num_classes, w)  # outline: full rows, then part of one
             if full_rows:
                 ax.add_patch(Rectangle((-0.5, -0.5), w, full_rows, fill=False, edgecolor=HIGHLIGHT, lw=1.5))
             if rest:
                 ax.add_patch(Rectangle((-0.5, full_rows - 0.5), rest, 1, fill=False, edgecolor=HIGHLIGHT, lw=1.5))
-            if zoom:
-                zax = fig.add_subplot(grid[1, i])
-                zax.imshow(flat[:zoom][None], cmap="gray_r", vmin=vmin, vmax=vmax, aspect="auto")
-                zax.add_patch(Rectangle((-0.5, -0.5), min(num_classes, zoom), 1, fill=False,
-                                        edgecolor=HIGHLIGHT, lw=1.5))
-                zax.set_yticks([])
-                step = max(1, zoom // 10)
-                zax.set_xticks(range(0, zoom, step))
-                zax.tick_params(labelsize=6)
-                zax.set_xlabel(f"first {zoom} pixels; label code outlined", fontsize=7)
+        # the strip: the code enlarged (and, with zoom, the pixels that follow it)
+        sax = fig.add_subplot(grid[1, i])
+        values = flat[:cells] if mode == "overwrite" else code
+        rgba = np.zeros((1, cells, 4))
+        for k in range(cells):
+            if k < num_classes:
+                rgba[0, k] = label_rgba(0.1 + 0.9 * abs(values[k]) / code_max)
+            else:
+                rgba[0, k] = plt.get_cmap("gray_r")((values[k] - vmin) / max(vmax - vmin, 1e-12))
+        sax.imshow(rgba, aspect="auto")
+        for k in range(num_classes):
+            v = values[k]
+            sax.text(k, 0, f"{v:.2g}", ha="center", va="center", fontsize=6,
+                     color="white" if abs(v) > 0.6 * code_max else "black")
+            if v and (v == code.max() and (code != v).any()):  # the label's cell (not for a neutral code)
+                sax.add_patch(Rectangle((k - 0.5, -0.5), 1, 1, fill=False, edgecolor="black", lw=1.6))
+        sax.add_patch(Rectangle((-0.5, -0.5), num_classes, 1, fill=False, edgecolor=HIGHLIGHT, lw=1.2))
+        sax.set_yticks([])
+        if names_below:
+            sax.set_xticks(range(num_classes))
+            sax.set_xticklabels([str(c) for c in class_names], fontsize=7, rotation=90)
         else:
-            cax = fig.add_subplot(grid[1, i])
-            cax.imshow(code[None], cmap="Reds", vmin=0, vmax=1, aspect="auto")
-            cax.set_yticks([])
-            cax.set_xticks(range(num_classes))
-            labels = class_names if class_names is not None and len(class_names) <= 10 else range(num_classes)
-            cax.set_xticklabels([str(c)[:5] for c in labels], fontsize=6, rotation=90)
-            cax.set_xlabel("appended label code", fontsize=7)
+            step = max(1, cells // 10)
+            sax.set_xticks(range(0, cells, step))
+            sax.tick_params(labelsize=6)
+        where = "appended label code" if mode == "append" else (
+            f"first {cells} pixels: label code (orange), then the image" if cells > num_classes else
+            f"the first {num_classes} pixels: the label code")
+        sax.set_xlabel(f"{where}; values written in", fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -228,31 +253,48 @@ def goodness_ranges(snapshots: list, thetas=None) -> list:
 # ----------------------------------------------------------------------------
 # accuracy and cost
 
-def plot_layer_accuracy(layer_acc: dict, mode_acc: dict | None = None, chance: float | None = None) -> Figure:
+def plot_layer_accuracy(layer_acc: dict, mode_acc: dict | None = None, chance: float | None = None,
+                        n_test: int | None = None, zoom: bool = False, title: str = "") -> Figure:
     """Bars: each layer's own accuracy (its goodness alone), then the network's prediction modes.
 
     ``layer_acc``: ``{layer name: accuracy}``; ``mode_acc``: ``{mode name: accuracy}``
-    (e.g. goodness and softmax). Taught in 01_forward_forward.
+    (e.g. goodness and softmax). ``n_test`` adds error bars of +-2 standard errors of one
+    accuracy (an error bar, not a comparison: two readouts of the same test images are compared
+    with a paired test). ``zoom`` starts the axis near the lowest bar instead of at 0 (the
+    y label says so). Taught in 01_forward_forward.
     """
+    from ..core.stats import accuracy_noise
+
     mode_acc = mode_acc or {}
     names = list(layer_acc) + list(mode_acc)
     if not names:
         raise ValueError("Nothing to plot: give at least one accuracy.")
-    vals = list(layer_acc.values()) + list(mode_acc.values())
+    vals = [float(v) for v in list(layer_acc.values()) + list(mode_acc.values())]
+    errs = [accuracy_noise(v, n_test) for v in vals] if n_test else None
     colors = [ORANGE] * len(layer_acc) + [PURPLE] * len(mode_acc)
-    fig, ax = plt.subplots(figsize=(1.1 * len(names) + 1.5, 3))
-    bars = ax.bar(range(len(names)), vals, color=colors)
-    for b, v in zip(bars, vals):
-        ax.text(b.get_x() + b.get_width() / 2, v + 0.01, f"{100 * v:.1f}%", ha="center", fontsize=8)
-    if chance is not None:
+    hatches = [""] * len(layer_acc) + ["//"] * len(mode_acc)  # told apart in grey print too
+    fig, ax = plt.subplots(figsize=(1.1 * len(names) + 1.8, 3.1))
+    bars = ax.bar(range(len(names)), vals, color=colors, yerr=errs, capsize=3 if errs else 0,
+                  error_kw=dict(lw=1, ecolor="black"))
+    for b, hatch in zip(bars, hatches):
+        b.set_hatch(hatch)
+        b.set_edgecolor("white" if hatch else b.get_facecolor())
+    top = max(v + (e if errs else 0) for v, e in zip(vals, errs or [0] * len(vals)))
+    low = 0.0
+    if zoom:
+        bottom = min(v - (e if errs else 0) for v, e in zip(vals, errs or [0] * len(vals)))
+        low = max(0.0, bottom - max(0.03, 0.3 * (top - bottom)))
+    for b, v, e in zip(bars, vals, errs or [0] * len(vals)):
+        ax.text(b.get_x() + b.get_width() / 2, v + e + 0.01 * (1 - low), f"{100 * v:.1f}%", ha="center", fontsize=8)
+    if chance is not None and chance >= low:
         ax.axhline(chance, ls=":", color="black")
         ax.annotate("chance", (1.0, chance), xycoords=("axes fraction", "data"), xytext=(3, 0),
                     textcoords="offset points", va="center", fontsize=7)
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=20, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("test accuracy")
-    ax.set_title("each layer on its own (orange), the whole net (purple)", fontsize=9)
+    ax.set_ylim(low, min(1.05, top + 0.08 * (1 - low)))
+    ax.set_ylabel("test accuracy" + (" (zoomed)" if zoom and low > 0 else ""))
+    ax.set_title(title or "each layer on its own (orange), the whole net (purple, hatched)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -280,19 +322,32 @@ def plot_inference_cost(passes: dict, seconds: dict) -> Figure:
 # ----------------------------------------------------------------------------
 # per-layer statistics during training
 
-def plot_layer_stats(records_by_run: dict, thetas_by_run: dict) -> Figure:
-    """One row per run, three panels: mean goodness of positive (solid) and negative (dashed)
-    data divided by the layer's threshold; the fraction of probe images whose positive goodness
-    beats the negative one; the Hoyer sparsity of each layer's activity. One colour per layer.
+def plot_layer_stats(records_by_run: dict, thetas_by_run: dict, unit: str = "epoch",
+                     panels=("goodness", "separated", "sparsity")) -> Figure:
+    """One row per run: mean goodness of positive (solid) and negative (dashed) data divided by
+    the layer's threshold; the fraction of probe images whose positive goodness beats the
+    negative one; the Hoyer sparsity of each layer's activity. One colour and marker per layer.
 
     ``records_by_run``: ``{run name: callbacks.LayerStats.records}`` (FF runs: the records
-    hold ``goodness_pos``, ``goodness_neg``, ``separated`` and ``sparsity``);
-    ``thetas_by_run``: ``{run name: per-layer thresholds}``. Dividing by theta puts the two
-    thresholds on one scale: the loss starts to contrast positive with negative data once
-    the goodness reaches theta (1 on this axis). Taught in 01_forward_forward.
+    hold ``goodness_pos``, ``goodness_neg``, ``separated`` and ``sparsity``); the records'
+    ``epoch`` field is the x axis, in ``unit`` ``"epoch"`` or ``"step"`` (a loop that calls
+    the callback every few optimiser steps passes the step number). ``thetas_by_run``:
+    ``{run name: per-layer thresholds}``. Dividing by theta puts different thresholds on one
+    scale: the loss starts to contrast positive with negative data once the goodness reaches
+    theta (1 on this axis). ``panels``: which of the three panels to draw, in order.
+    Taught in 01_forward_forward.
     """
+    from matplotlib.ticker import MaxNLocator
+
+    from ..core.palette import series_colors
+
     if not records_by_run:
         raise ValueError("records_by_run is empty: give {run name: LayerStats.records}.")
+    if unit not in ("epoch", "step"):
+        raise ValueError(f"unit={unit!r}: choose 'epoch' or 'step'.")
+    panels = tuple(panels)
+    if not panels or set(panels) - {"goodness", "separated", "sparsity"}:
+        raise ValueError(f"panels={panels!r}: choose among 'goodness', 'separated' and 'sparsity'.")
     missing = set(records_by_run) - set(thetas_by_run)
     if missing:
         raise ValueError(f"No thresholds for run(s) {sorted(missing)}: give thetas_by_run[name] = model.thetas.")
@@ -301,42 +356,56 @@ def plot_layer_stats(records_by_run: dict, thetas_by_run: dict) -> Figure:
             raise ValueError(f"{name!r}: no FF goodness recorded (LayerStats on an FF model records "
                              "goodness_pos, goodness_neg and separated).")
     n_runs = len(records_by_run)
-    fig, axes = plt.subplots(n_runs, 3, figsize=(11, 2.7 * n_runs + 0.5), squeeze=False, sharex=True)
-    cmap = plt.get_cmap("viridis")
+    fig, axes = plt.subplots(n_runs, len(panels), figsize=(3.7 * len(panels), 2.7 * n_runs + 0.6),
+                             squeeze=False, sharex=True)
+    markers = ("o", "s", "^", "D", "v", "P", "X", "*")
     for row, (name, records) in enumerate(records_by_run.items()):
-        epochs = [r["epoch"] for r in records]
+        xs = [r["epoch"] for r in records]
         n_layers = len(records[0]["goodness_pos"])
         thetas = list(thetas_by_run[name])
-        color = lambda j: cmap(0.85 * j / max(n_layers - 1, 1))
-        a_g, a_s, a_h = axes[row]
+        colors = series_colors(n_layers)
+        ms = 3 if len(xs) > 15 else 4
+        every = max(1, len(xs) // 12)  # markers thin out on a long recording
+        ax_of = dict(zip(panels, axes[row]))
         for j in range(n_layers):
-            pos = [r["goodness_pos"][j] / thetas[j] for r in records]
-            neg = [r["goodness_neg"][j] / thetas[j] for r in records]
-            a_g.plot(epochs, pos, "o-", ms=3, color=color(j), label=f"layer {j + 1}")
-            a_g.plot(epochs, neg, "s--", ms=3, color=color(j))
-            a_s.plot(epochs, [r["separated"][j] for r in records], "o-", ms=3, color=color(j))
-            a_h.plot(epochs, [r["sparsity"][j] for r in records], "o-", ms=3, color=color(j))
-        a_g.axhline(1.0, color="black", ls=":", lw=1)
-        a_g.set_yscale("log")
-        # plain numbers (0.2, 1, 2, not 2 x 10^-1); of the minor ticks only 2 and 5 times a power of ten
-        a_g.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        a_g.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
-        a_g.set_ylabel(f"{name}\nmean G / theta (log)", fontsize=8)
-        a_s.axhline(0.5, color="grey", ls=":", lw=1)
-        a_s.set_ylim(0, 1.02)  # the whole range: no truncated axis
-        a_s.set_ylabel("G(pos) > G(neg), fraction", fontsize=8)
-        a_h.set_ylim(0, 1.02)
-        a_h.set_ylabel("Hoyer sparsity", fontsize=8)
-        for ax in axes[row]:
+            style = dict(color=colors[j], marker=markers[j % len(markers)], ms=ms, markevery=every)
+            if "goodness" in ax_of:
+                ax_of["goodness"].plot(xs, [r["goodness_pos"][j] / thetas[j] for r in records], "-",
+                                       label=f"layer {j + 1}", **style)
+                ax_of["goodness"].plot(xs, [r["goodness_neg"][j] / thetas[j] for r in records], "--", **style)
+            if "separated" in ax_of:
+                ax_of["separated"].plot(xs, [r["separated"][j] for r in records], "-", label=f"layer {j + 1}", **style)
+            if "sparsity" in ax_of:
+                ax_of["sparsity"].plot(xs, [r["sparsity"][j] for r in records], "-", label=f"layer {j + 1}", **style)
+        if "goodness" in ax_of:
+            a_g = ax_of["goodness"]
+            a_g.axhline(1.0, color="black", ls=":", lw=1)
+            a_g.set_yscale("log")
+            # plain numbers (0.2, 1, 2, not 2 x 10^-1); of the minor ticks only 2 and 5 times a power of ten
+            a_g.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            a_g.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
+            a_g.set_ylabel("mean G / theta (log)", fontsize=8)
+        if "separated" in ax_of:
+            a_s = ax_of["separated"]
+            a_s.axhline(0.5, color="grey", ls=":", lw=1)
+            a_s.annotate("guessing", (0.0, 0.5), xycoords=("axes fraction", "data"), xytext=(3, 3),
+                         textcoords="offset points", fontsize=7, color="grey")
+            a_s.set_ylim(0, 1.02)  # the whole range: no truncated axis
+            a_s.set_ylabel("fraction: G(pos) > G(neg)", fontsize=8)
+        if "sparsity" in ax_of:
+            ax_of["sparsity"].set_ylim(0, 1.02)
+            ax_of["sparsity"].set_ylabel("Hoyer sparsity", fontsize=8)
+        for panel, ax in ax_of.items():
             ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_title({"goodness": f"{name}\ngoodness / theta: positive solid, negative dashed",
+                          "separated": f"{name}\nprobe images whose true label wins",
+                          "sparsity": f"{name}\nsparsity of the activity (0 dense, 1 one unit)"}[panel], fontsize=8)
     for ax in axes[-1]:
-        ax.set_xlabel("epoch (0 = before training)")
-    axes[0, 0].set_title("goodness / theta: positive solid, negative dashed", fontsize=9)
-    axes[0, 1].set_title("probe images whose true label wins", fontsize=9)
-    axes[0, 2].set_title("sparsity of the activity (0 dense, 1 one unit)", fontsize=9)
+        ax.set_xlabel("epoch (0 = before training)" if unit == "epoch" else "optimiser step (0 = before training)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right", ncol=len(labels), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.97 if n_runs > 1 else 0.92))
+    fig.tight_layout(rect=(0, 0, 1, 0.95 if n_runs > 1 else 0.9))
     return fig
 
 

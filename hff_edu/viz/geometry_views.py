@@ -6,7 +6,8 @@ direction on the sphere, ``p_c`` the unit prototype of class c,
 with K prototypes per class, ``tau`` the temperature of the loss
 ``L = cross_entropy((S - m * onehot(y)) / tau, y)``.
 
-- :func:`best_case_loss`: the lowest loss reachable with unit vectors (closed form).
+- :func:`best_case_margin`, :func:`best_case_loss`: the loss floor, for embeddings anywhere on the
+  sphere and for ReLU embeddings (closed form).
 - :func:`plot_projection`: vectors, their projection onto S^1, dot product vs cosine.
 - :func:`plot_softmax_temperature`: softmax(s / tau) of fixed cosines for several tau.
 - :func:`plot_loss_floor`: the lowest reachable loss against tau.
@@ -24,6 +25,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from ..core.geometry import cosine_matrix, normalise
@@ -31,6 +33,10 @@ from ..methods.hff import Prototypes, hff_loss
 from .style import BLUE, SKY, VERMILLION
 from ..core.palette import series_colors
 from .sphere import class_colors, plot_sphere
+
+
+#: viridis without its light yellow end (yellow on white cannot be read)
+_DARK_VIRIDIS = ListedColormap(plt.get_cmap("viridis")(np.linspace(0.0, 0.8, 256)), name="viridis_dark")
 
 
 def _np(x) -> np.ndarray:
@@ -49,22 +55,43 @@ def _check_taus(taus) -> list[float]:
 # ----------------------------------------------------------------------------
 # the sphere and the temperature
 
-def best_case_loss(num_classes: int, tau: float, margin: float = 0.0) -> float:
-    """Lowest average HFF loss reachable with unit vectors: ``s_y = 1``, every other ``s_c = -1/(C-1)``.
+def best_case_margin(num_classes: int, relu: bool = False) -> float:
+    """The largest score gap ``s_y - s_c`` that one unit embedding per class can keep from every other
+    class at once: ``1 + 1/(C-1) = C/(C-1)`` when the embeddings may point anywhere (each on its
+    prototype, the prototypes a simplex ETF), ``sqrt(C/(C-1))`` when they are ReLU outputs.
 
-    ``log(1 + (C-1) * exp(-(1 + 1/(C-1) - m) / tau))``. Why this is the best case:
-    with one unit prototype per class, ``||sum_c p_c||^2 >= 0`` forces the mean
-    pairwise cosine to be ``>= -1/(C-1)``; the loss is convex in the scores, so on
-    average over balanced classes it is smallest when every sample sits on its
-    prototype and all prototypes are equally spread (a simplex ETF).
+    Why the ReLU case is lower: ``z = sphere(ReLU(...))`` has no negative coordinate, so two
+    embeddings never have a negative cosine, and embeddings sitting on ETF prototypes (pairwise
+    cosine ``-1/(C-1)``) are out of reach. The best found is ``z_c = e_c`` (one-hot) with prototypes
+    ``p_c`` proportional to ``e_c - 1/C``: ``s_y = sqrt((C-1)/C)``, ``s_c = -1/sqrt(C(C-1))``
+    [ours: numerically optimal, checked by gradient descent in 02_prototype_geometry; no proof here].
     Taught in 02_prototype_geometry.
+    """
+    if num_classes < 2:
+        raise ValueError(f"num_classes={num_classes}: need at least 2 classes.")
+    c = num_classes
+    return math.sqrt(c / (c - 1)) if relu else c / (c - 1)
+
+
+def best_case_loss(num_classes: int, tau: float, margin: float = 0.0, relu: bool = False) -> float:
+    """The loss floor: the lowest average HFF loss reachable with unit vectors,
+    ``log(1 + (C-1) * exp(-(M - m) / tau))`` with ``M`` = :func:`best_case_margin`.
+
+    ``relu=False`` (embeddings anywhere on the sphere, e.g. ``HFFNet(last_relu=False)``'s last layer):
+    ``M = 1 + 1/(C-1)``, every sample on its prototype (``s_y = 1``) and every other
+    score at ``-1/(C-1)``. Why no better: with one unit prototype per class,
+    ``||sum_c p_c||^2 >= 0`` forces the mean pairwise cosine to be ``>= -1/(C-1)``; the loss is
+    convex in the scores, so on average over balanced classes it is smallest when every
+    sample sits on its prototype and the prototypes are equally spread (a simplex ETF).
+    ``relu=True`` (HFF's MLP layers, ``z = sphere(ReLU(W u + b))``): ``M = sqrt(C/(C-1))``, a higher
+    floor (1.420 against 1.377 at C = 10, tau = 1). Taught in 02_prototype_geometry.
     """
     if num_classes < 2:
         raise ValueError(f"num_classes={num_classes}: need at least 2 classes.")
     if not tau > 0:
         raise ValueError(f"tau={tau}: must be > 0.")
     c = num_classes
-    return math.log1p((c - 1) * math.exp(-(1.0 + 1.0 / (c - 1) - margin) / tau))
+    return math.log1p((c - 1) * math.exp(-(best_case_margin(c, relu) - margin) / tau))
 
 
 def plot_projection(h, prototype=(1.0, 0.0)) -> Figure:
@@ -139,30 +166,40 @@ def plot_softmax_temperature(cosines, taus, target: int = 0, class_names=None) -
     return fig
 
 
-def plot_loss_floor(taus, num_classes=(10,), mark_tau: float = 1.0) -> Figure:
-    """The lowest reachable HFF loss (:func:`best_case_loss`) against tau, one curve per C.
+def plot_loss_floor(taus, num_classes=(10,), mark_tau: float = 1.0, relu: bool = True) -> Figure:
+    """The loss floor (:func:`best_case_loss`) against tau, one colour per C.
 
-    The dotted lines are the chance level ``log C`` (a uniform softmax); the
-    marker shows the floor at ``mark_tau``. Log tau axis. Taught in 02_prototype_geometry.
+    Solid: embeddings anywhere on the sphere (the simplex-ETF floor); dashed (``relu=True``): ReLU
+    embeddings, as in HFF's MLP layers, a little higher. The dotted lines are the chance level
+    ``log C`` (a uniform softmax); the markers show both floors at ``mark_tau``. Log tau axis.
+    Taught in 02_prototype_geometry.
     """
     taus = np.array(sorted(_check_taus(taus)))
     classes = [int(c) for c in np.atleast_1d(num_classes)]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(6.8, 4.4))
     for i, c in enumerate(classes):
         color = series_colors(i + 1)[i]
         floor = [best_case_loss(c, t) for t in taus]
-        ax.plot(taus, floor, color=color, lw=2, label=f"best case, C = {c}")
-        ax.axhline(math.log(c), color=color, ls=":", lw=1, label=f"chance log C = {math.log(c):.2f}")
+        ax.plot(taus, floor, color=color, lw=2, label=f"C = {c}: embeddings anywhere (ETF floor)")
+        if relu:
+            ax.plot(taus, [best_case_loss(c, t, relu=True) for t in taus], color=color, lw=1.6, ls="--",
+                    label=f"C = {c}: ReLU embeddings")
+        ax.axhline(math.log(c), color=color, ls=":", lw=1, label=f"C = {c}: chance log C = {math.log(c):.2f}")
         at = best_case_loss(c, mark_tau)
         ax.plot([mark_tau], [at], "o", color=color, mec="black")
-        ax.annotate(f"{at:.3f} at tau = {mark_tau:g}", (mark_tau, at), textcoords="offset points",
-                    xytext=(8, -16), fontsize=9, color=color)
+        text = f"{at:.3f}"
+        if relu:
+            at_relu = best_case_loss(c, mark_tau, relu=True)
+            ax.plot([mark_tau], [at_relu], "s", color=color, mec="black", ms=5)
+            text += f" / {at_relu:.3f} (ReLU)"
+        ax.annotate(f"{text} at tau = {mark_tau:g}", (mark_tau, at), textcoords="offset points",
+                    xytext=(-10, 14), fontsize=8, color=color, ha="right")
     ax.set_xscale("log")
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("temperature tau")
-    ax.set_ylabel("lowest reachable loss")
+    ax.set_xlabel("temperature tau (log scale)")
+    ax.set_ylabel("lowest reachable loss (nats)")
     ax.set_title("cosines are bounded: a high tau puts a floor under the loss")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -219,7 +256,7 @@ def plot_gradient_field(prototypes, y: int = 0, tau: float = 0.5, n_points: int 
     size = tangent.norm(dim=1)
     # equal-length arrows (the direction), coloured by the size of the force
     zn, tn = _np(z), _np(0.3 * tangent / size.clamp_min(1e-12)[:, None])
-    arrows = axes[0].quiver(zn[:, 0], zn[:, 1], tn[:, 0], tn[:, 1], _np(size), cmap="viridis",
+    arrows = axes[0].quiver(zn[:, 0], zn[:, 1], tn[:, 0], tn[:, 1], _np(size), cmap=_DARK_VIRIDIS,
                             angles="xy", scale_units="xy", scale=1, width=0.007)
     fig.colorbar(arrows, ax=axes[0], fraction=0.04, label="|force| on the circle")
     axes[0].plot(zn[:, 0], zn[:, 1], "o", ms=3, color="black")
@@ -268,7 +305,8 @@ def plot_sphere_grid(point_sets, titles=None, ncols: int | None = None, edges: b
 
     ``edges=True`` draws the *contact graph*: chords between pairs whose angle is
     within ``tol_deg`` of the set's smallest angle (for 4 ETF points: a
-    tetrahedron; for 6 Tammes points: an octahedron). The title shows the
+    tetrahedron; for 6 Tammes points: an octahedron; a larger ``tol_deg`` also joins pairs
+    that are nearly in contact, e.g. the apex of a square pyramid at 95 degrees). The title shows the
     minimum pairwise angle. Taught in 02_prototype_geometry.
     """
     sets = [_np(normalise(torch.as_tensor(_np(p), dtype=torch.float32))) for p in point_sets]
@@ -281,10 +319,11 @@ def plot_sphere_grid(point_sets, titles=None, ncols: int | None = None, edges: b
         raise ValueError(f"Got {len(titles)} titles for {len(sets)} point sets.")
     ncols = ncols or len(sets)
     nrows = -(-len(sets) // ncols)
-    fig = plt.figure(figsize=(3.6 * ncols, 3.7 * nrows))
+    fig = plt.figure(figsize=(3.0 * ncols, 3.2 * nrows))
     for i, p in enumerate(sets):
         ax = fig.add_subplot(nrows, ncols, i + 1, projection="3d")
         plot_sphere(prototypes=p, elev=elev, azim=azim, ax=ax)
+        ax.set_box_aspect((1, 1, 1), zoom=1.45)  # the sphere fills its panel (3-D axes pad a lot)
         if ax.get_legend() is not None:
             ax.get_legend().remove()
         if edges and len(p) > 1:
@@ -294,8 +333,8 @@ def plot_sphere_grid(point_sets, titles=None, ncols: int | None = None, edges: b
         cos.fill_diagonal_(-1.0)
         min_angle = math.degrees(math.acos(float(cos.max().clamp(-1, 1)))) if len(p) > 1 else 180.0
         head = titles[i] if titles is not None else f"{len(p)} points"
-        ax.set_title(f"{head}\nmin angle {min_angle:.1f} deg", fontsize=10)
-    fig.tight_layout()
+        ax.set_title(f"{head}\nmin angle {min_angle:.1f} deg", fontsize=10, pad=0)
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=0.9, wspace=0.0, hspace=0.12)
     return fig
 
 
@@ -331,7 +370,8 @@ def plot_min_angle_vs_dim(dims, separated, random=None, n: int | None = None) ->
 
     ``separated``/``random``: angles (degrees) for each d (Tammes optimiser /
     random points). The dashed line is the simplex-ETF angle ``arccos(-1/(n-1))``,
-    reachable only from ``d = n - 1`` on (shaded region: no ETF exists).
+    reachable only from ``d = n - 1`` on (shaded region: no ETF exists). The dotted line is
+    Rankin's bound: for ``n/2 <= d < n - 1`` no arrangement beats 90 degrees (bracket on the axis).
     Taught in 02_prototype_geometry.
     """
     dims = np.asarray(dims)
@@ -341,18 +381,21 @@ def plot_min_angle_vs_dim(dims, separated, random=None, n: int | None = None) ->
                          f"and {sep.size}.")
     if n is None or n < 2:
         raise ValueError("Give the number of points n >= 2.")
-    fig, ax = plt.subplots(figsize=(6.6, 4.2))
+    fig, ax = plt.subplots(figsize=(6.8, 4.4))
     ax.plot(dims, sep, "o-", color=BLUE, label="separated (Tammes optimiser)")
     if random is not None:
         ax.plot(dims, np.asarray(random, dtype=float), "s--", color="grey", label="random points")
     etf = math.degrees(math.acos(-1.0 / (n - 1)))
     ax.axhline(etf, color=VERMILLION, ls="--", label=f"simplex ETF: arccos(-1/{n - 1}) = {etf:.1f} deg")
     ax.axvspan(dims.min() - 0.5, n - 1.5, color=VERMILLION, alpha=0.08, label=f"d < n-1 = {n - 1}: no ETF")
-    ax.axhline(90, color="black", lw=0.5, ls=":")
+    lo = math.ceil(n / 2)
+    ax.hlines(90, lo - 0.3, n - 1.7, color="black", lw=1.4, ls=":",
+              label=f"Rankin: at most 90 deg for {lo} <= d <= {n - 2}")
     ax.set_xlabel("dimension d")
     ax.set_ylabel("minimum pairwise angle (deg)")
     ax.set_title(f"{n} points on the sphere S^(d-1)")
     ax.set_xlim(dims.min() - 0.5, dims.max() + 0.5)
+    ax.set_xticks([int(d) for d in dims])
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
@@ -361,13 +404,14 @@ def plot_min_angle_vs_dim(dims, separated, random=None, n: int | None = None) ->
 # ----------------------------------------------------------------------------
 # several prototypes per class, and the margin
 
-def plot_lse_matching(proto_angles_deg, tau_ps, n_angles: int = 721) -> Figure:
+def plot_lse_matching(proto_angles_deg, tau_ps, n_angles: int = 721, mean_curve: bool = True) -> Figure:
     """LogSumExp matching on S^1: ``S(theta) = tau_p * logsumexp_k(cos(theta - phi_k) / tau_p)``.
 
     One class with K prototypes at angles ``phi_k`` (degrees); ``z`` runs round the
     circle at angle theta. Computed with ``hff.Prototypes.scores``. Small tau_p:
-    S is the best match ``max_k s_k`` (each prototype its own basin); large tau_p:
-    S approaches the mean cosine plus ``tau_p log K``. Taught in 02_prototype_geometry.
+    S is the best match ``max_k s_k`` (dashed; each prototype its own basin); large tau_p:
+    ``S - tau_p log K`` approaches the mean cosine ``mean_k s_k`` (dotted, ``mean_curve``), so S
+    no longer says which prototype matched. Taught in 02_prototype_geometry.
     """
     phis = np.atleast_1d(np.asarray(proto_angles_deg, dtype=float))
     if phis.size < 1:
@@ -379,16 +423,17 @@ def plot_lse_matching(proto_angles_deg, tau_ps, n_angles: int = 721) -> Figure:
                        dtype=torch.float32).reshape(1, -1, 2)
     s = z @ raw[0].T  # (N, K) cosines
     fig, ax = plt.subplots(figsize=(8.4, 4.2))
-    cmap = plt.get_cmap("viridis")
+    colors = series_colors(len(tau_ps))
     for i, tp in enumerate(tau_ps):
         protos = Prototypes(1, phis.size, 2, init="random", tau_p=tp)
         with torch.no_grad():
             protos.raw.copy_(raw)
             S = protos.scores(z)[:, 0]
-        ax.plot(_np(theta), _np(S), color=cmap(i / max(len(tau_ps) - 1, 1)), lw=1.8,
-                label=f"S, tau_p = {tp:g}")
-    ax.plot(_np(theta), _np(s.max(1).values), "k--", lw=1.2, label="max_k s_k")
-    ax.plot(_np(theta), _np(s.mean(1)), "k:", lw=1.2, label="mean_k s_k")
+        ax.plot(_np(theta), _np(S), color=colors[i], lw=1.8, label=f"S, tau_p = {tp:g}")
+    ax.plot(_np(theta), _np(s.max(1).values), "k--", lw=1.2, label="max_k s_k (the limit tau_p -> 0)")
+    if mean_curve:
+        ax.plot(_np(theta), _np(s.mean(1)), "k:", lw=1.2,
+                label=f"mean_k s_k (S - tau_p log {phis.size}\nas tau_p -> infinity)")
     for phi in phis:
         ax.axvline(phi, color=VERMILLION, lw=0.8, alpha=0.6)
     ax.set_xlabel("angle of z (deg); vermillion lines: the class's prototypes")

@@ -34,6 +34,13 @@ def _require(rows, keys, what):
         raise ValueError(f"The rows lack {missing}: pass the list that {what} returns.")
 
 
+def _class_ticks(ax, classes) -> None:
+    """Ticks at the numbers of classes measured (a log axis would otherwise show only 10^1, 10^2)."""
+    from matplotlib.ticker import NullFormatter
+    ax.set_xticks(list(classes), [str(c) for c in classes])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def plot_inference_vs_classes(rows: list[dict], batch_sizes=None, metric: str = "samples_per_s",
                               slow: str = "ff goodness", fast: str = "hff last") -> Figure:
     """Inference speed against the number of classes C, and the measured speed-up.
@@ -62,6 +69,7 @@ def plot_inference_vs_classes(rows: list[dict], batch_sizes=None, metric: str = 
                 ax.plot(c, y, marker="o", ls=_style(v), color=_color(v), label=v, lw=2 if v in (slow, fast) else 1.2)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        _class_ticks(ax, sorted({r["num_classes"] for r in rows}))
         ax.set_xlabel("number of classes C")
         ax.set_ylabel("samples per second" if metric == "samples_per_s" else "ms per batch")
         ax.set_title(f"inference, batch {b}")
@@ -76,14 +84,16 @@ def plot_inference_vs_classes(rows: list[dict], batch_sizes=None, metric: str = 
     if pts:
         c, y = zip(*pts)
         ax.plot(c, y, ":", color=PURPLE, lw=2, label="FLOP ratio (arithmetic)")
-    for b, marker in zip(batch_sizes, "osd^v"):
+    # black and vermillion: neither is a method's colour (FF is orange, HFF blue)
+    for b, marker, color in zip(batch_sizes, "osd^v", ("#000000", "#D55E00", "#56B4E9", "#009E73", "#CC79A7")):
         pts = [(c, index[(c, b, slow)] / index[(c, b, fast)]) for c in cs
                if (c, b, slow) in index and (c, b, fast) in index]
         if pts:
             c, y = zip(*pts)
-            ax.plot(c, y, marker + "-", label=f"batch {b}")
+            ax.plot(c, y, marker + "-", color=color, label=f"batch {b}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _class_ticks(ax, cs)
     ax.set_xlabel("number of classes C")
     ax.set_ylabel(f"time({slow}) / time({fast})")
     ax.set_title("measured speed-up of HFF over FF")
@@ -139,21 +149,22 @@ def plot_memory_vs_depth(rows: list[dict], key: str = "activation_peak") -> Figu
     loss has been back-propagated, so their line should stay flat; backprop
     must keep every layer's activations until the backward pass: a line that
     grows with depth. The dotted line is depth x one layer's activation (batch
-    x width floats). ``rows`` from :func:`hff_edu.measuring.memory.memory_vs_depth`.
-    Taught in 05_timing.
+    x width floats). The depth axis is linear, so backprop's linear growth looks
+    straight (a log axis bends it into a curve). ``rows`` from
+    :func:`hff_edu.measuring.memory.memory_vs_depth`. Taught in 05_timing.
     """
     _require(rows, ("method", "depth", key), "memory.memory_vs_depth")
     fig, ax = plt.subplots(figsize=(7.2, 3.9))
+    depths = sorted({r["depth"] for r in rows})
     for m in dict.fromkeys(r["method"] for r in rows):
         pts = sorted((r["depth"], r[key] / 2**20) for r in rows if r["method"] == m)
         d, mb = zip(*pts)
         ax.plot(d, mb, marker="o", ls=_style(m), color=_color(m), label=m, lw=2)
     if "one_layer_activation" in rows[0]:
-        depths = sorted({r["depth"] for r in rows})
         one = rows[0]["one_layer_activation"] / 2**20
         ax.plot(depths, [one * d for d in depths], "k:", lw=1, label="depth x one layer's activation")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(sorted({r["depth"] for r in rows}), [str(d) for d in sorted({r["depth"] for r in rows})])
+    ax.set_xticks(depths, [str(d) for d in depths])  # a linear axis: linear growth is a straight line
+    ax.set_xlim(0, max(depths) * 1.05)
     ax.set_xlabel("depth (hidden layers)")
     ax.set_ylabel("peak activation memory (MiB)")
     extra = f", batch {rows[0]['batch_size']}, width {rows[0]['width']}" if "batch_size" in rows[0] else ""
