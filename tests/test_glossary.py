@@ -126,3 +126,29 @@ def test_the_link_check_catches_a_renamed_section_and_a_missing_notebook(tmp_pat
     assert "formatting" in link_problems("([x](../notebooks/02_x.ipynb#With-$math$))", base)[0]
     assert "no heading" in link_problems("([x](../notebooks/02_x.ipynb#not-a-heading))", base)[0]
 
+
+
+def _entry(term: str) -> str:
+    found = {t.lower(): e for t, e in entries(GLOSSARY.read_text())}
+    return " ".join(found[term.lower()].split())
+
+
+def test_entries_state_the_package_defaults():
+    """The glossary says what the code does: its defaults are read from the package, so changing a default
+    without the glossary fails here (the review found three entries describing old defaults)."""
+    import inspect
+
+    from hff_edu.methods import ff, hff, symba
+
+    ff_defaults = inspect.signature(ff.FFNet).parameters
+    assert f"{ff.THETA_PER_UNIT:g}\\,d" in _entry("threshold")
+    assert ff_defaults["negatives"].default == "hard"
+    assert "hard negative" in _entry("positive and negative data")
+    assert "the default `\"hard\"`" in _entry("wrong labels")
+    assert ff_defaults["sum_skip_first"].default is False
+    assert "every layer" in _entry("goodness mode")
+    assert f"\\alpha = {symba.MLP_ALPHA:g}" in _entry("SymBa loss")
+    assert f"\\alpha = {symba.ALPHA:g}" in _entry("SymBa loss")
+    tau = _entry("temperature")
+    assert f"{hff.default_tau(10):g} for $C \\le 10$" in tau and f"{hff.default_tau(11):g} above" in tau
+    assert f"{ff.default_label_scale(784, 10):.0f} for Fashion-MNIST" in _entry("label value")
