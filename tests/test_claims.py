@@ -121,7 +121,9 @@ def test_paired_bootstrap_and_compare():
 def test_seed_test_and_binomial_above():
     c = stats.seed_test([0.90, 0.91, 0.905, 0.912], [0.88, 0.889, 0.884, 0.893], "HFF", "FF")
     assert c.favours("HFF") and "4 seeds" in c.test
-    assert not stats.seed_test([0.9, 0.8, 0.95], [0.85, 0.9, 0.9]).resolved()
+    unresolved = stats.seed_test([0.9, 0.8, 0.95], [0.85, 0.9, 0.9])
+    assert not unresolved.resolved()
+    assert "these 3 seeds" in unresolved.sentence(), "a seed test counts seeds, not test samples"
     right = torch.arange(100) < 30
     assert stats.binomial_above(right, 0.1).resolved()
     assert not stats.binomial_above(right, 0.3).resolved()

@@ -37,6 +37,8 @@ class Comparison:
     test: str
     n: int
     detail: str = ""
+    #: what ``n`` counts: test samples for McNemar and the bootstrap, seeds for :func:`seed_test`
+    units: str = "test samples"
 
     @property
     def gap(self) -> float:
@@ -60,7 +62,7 @@ class Comparison:
         stats = f"{self.test}, {_p(self.p_value)}{', ' + self.detail if self.detail else ''}"
         if not self.resolved(alpha) or self.gap == 0:
             return (f"{self.name_a} ({fa}) and {self.name_b} ({fb}) differ by {gap}: not resolved on these "
-                    f"{self.n} test samples ({stats}).")
+                    f"{self.n} {self.units} ({stats}).")
         better, worse = (self.name_a, self.name_b) if self.gap > 0 else (self.name_b, self.name_a)
         return f"{better} is ahead of {worse} by {gap} ({self.name_a} {fa}, {self.name_b} {fb}; {stats})."
 
@@ -168,7 +170,7 @@ def seed_test(acc_a, acc_b, name_a: str = "A", name_b: str = "B") -> Comparison:
         from scipy.stats import t as student_t
         p = float(2 * student_t.sf(abs(float(d.mean())) / (sd / math.sqrt(n)), n - 1))
     return Comparison(name_a, name_b, float(a.mean()), float(b.mean()), p, f"paired t over {n} seeds", n,
-                      f"gap {float(d.mean()) * 100:+.2g} +- {sd / math.sqrt(n) * 100:.2g} points (s.e.)")
+                      f"gap {float(d.mean()) * 100:+.2g} +- {sd / math.sqrt(n) * 100:.2g} points (s.e.)", units="seeds")
 
 
 def binomial_above(correct, p0: float, name: str = "A", reference: str = "chance") -> Comparison:
