@@ -31,7 +31,6 @@ from __future__ import annotations
 import ast
 import copy
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -307,9 +306,12 @@ def write_versions(paths: list[Path], student_dir: Path | None = None, teacher_d
     student_dir.mkdir(parents=True, exist_ok=True)
     if teacher_dir is not None:
         teacher_dir.mkdir(parents=True, exist_ok=True)
+    from .links import repository, rewrite_links
+    url, ref = repository()
     lines = []
     for p in paths:
         nb = nbformat.read(str(p), as_version=4)
+        rewrite_links(nb, url, ref)  # build/student has no ../docs or ../benchmarks beside it
         found = audit_notebook(nb, p.stem)
         if found.blocking:
             raise CourseError("\n".join(found.blocking))
@@ -319,9 +321,9 @@ def write_versions(paths: list[Path], student_dir: Path | None = None, teacher_d
                 nbformat.write(teacher_version(nb, p.stem), str(teacher_dir / p.name))
             lines.append(f"{p.stem:32s} {found.regions:2d} solutions cleared, {len(found.checks):2d} checks kept")
         else:
-            shutil.copyfile(p, student_dir / p.name)
+            nbformat.write(nb, str(student_dir / p.name))
             if teacher_dir is not None:
-                shutil.copyfile(p, teacher_dir / p.name)
+                nbformat.write(nb, str(teacher_dir / p.name))
             lines.append(f"{p.stem:32s} copied as it is ({_style_note(found)})")
     return lines
 

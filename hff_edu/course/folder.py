@@ -12,6 +12,7 @@ from ..version import __version__
 from . import runner as nr
 from .checkout import find
 from .editions import audit_notebook, student_version
+from .links import repository, rewrite_links
 
 #: the notebooks inside an installed wheel (pyproject.toml maps notebooks/ here)
 PACKAGED = Path(__file__).resolve().parents[1] / "course_notebooks"
@@ -112,6 +113,7 @@ def write_course(dest: Path, student: bool = False, force: bool = False, kernel:
     dest = Path(dest).expanduser()
     dest.mkdir(parents=True, exist_ok=True)
     sources = course_notebooks()
+    url, ref = repository()
     written, kept = [], []
     for p in sources:
         target = dest / p.name
@@ -121,6 +123,7 @@ def write_course(dest: Path, student: bool = False, force: bool = False, kernel:
         nb = nbformat.read(str(p), as_version=4)
         if student and audit_notebook(nb, p.stem).style == "convention":
             nb = student_version(nb, p.stem)
+        rewrite_links(nb, url, ref)  # the folder ships no docs/ or benchmarks/
         nbformat.write(nb, str(target))
         written.append(target)
     if kept:
