@@ -13,7 +13,7 @@ LOCK ?= .ci/tested-constraints.txt
 LATEST_VENV ?= .venv-latest
 
 .PHONY: setup data kernel js chromium test unit browser notebooks strip results lab lab-reset clean help \
-        student student-check book site-test dist install-test warm-cache repro lock test-latest claims-sweep
+        student student-check slides book site-test dist install-test warm-cache repro lock test-latest claims-sweep
 
 help:
 	@echo "make setup      create $(VENV), install hff-edu with its dev extra (the tested set: $(LOCK)), register the Jupyter kernel, get offline data"
@@ -32,6 +32,7 @@ help:
 	@echo "make student    student versions (solutions -> stubs) in build/student/, nbgrader sources in build/teacher/"
 	@echo "make student-check  run teacher and student versions (PROFILE=smoke|classroom), compare exercise counts"
 	@echo "make book       the course website (PROFILE=classroom|smoke) in build/book/<profile>/_build/html"
+	@echo "make slides     reveal.js slides of every notebook from its executed copy (build/slides/)"
 	@echo "make site-test  open the site built for PROFILE in headless Chromium with the network blocked"
 	@echo "make dist       the wheel (ships the notebooks) in dist/; hff-edu course DEST [--student] writes the course"
 	@echo "make install-test  the wheel in a fresh virtual environment: hff-edu course, a notebook, nbgrader (minutes)"
@@ -134,6 +135,10 @@ student:
 
 student-check:
 	$(PY) -m hff_edu.course check --profile $(PROFILE)
+
+# the teacher's slides from the run the class will see (make notebooks first): build/slides/
+slides:
+	$(PY) -m hff_edu.course slides build/notebooks/$(PROFILE)
 
 book:
 	$(PY) -m hff_edu.course site --profile $(PROFILE)

@@ -8,6 +8,7 @@
     check --profile smoke                             run both editions, compare their exercise counts (CI)
     warm-cache                                        train and cache every classroom model before a class
     times build/notebooks/classroom                   seconds per notebook section of executed copies
+    slides build/notebooks/classroom                  reveal.js slides from the executed notebooks' figures
     site --profile smoke                              the course website (Jupyter Book 1)
     write DEST [--student]                            the course in a folder (= hff-edu course DEST)
 
@@ -22,7 +23,7 @@ import sys
 from pathlib import Path
 
 from ..teaching.profiles import PROFILES
-from . import cache, runner, site, verify
+from . import cache, runner, site, slides, verify
 from .checkout import here
 from .editions import CourseError, audit, old_style_report, write_versions
 from .folder import add_course_arguments, cmd_course
@@ -59,6 +60,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="classroom", choices=PROFILES)
     p = sub.add_parser("times", help="run time per notebook section of executed copies (papermill's cell durations)")
     p.add_argument("executed", type=Path, help="folder of executed notebooks, e.g. build/notebooks/classroom")
+    p = sub.add_parser("slides", help="reveal.js slides (build/slides/) from executed notebooks: sections, "
+                                      "figures with captions, Think! prompts")
+    p.add_argument("executed", type=Path, help="folder of executed notebooks, e.g. build/notebooks/classroom")
+    p.add_argument("--out", type=Path, default=None, help="default build/slides")
+    p.add_argument("--reveal-prefix", default=None,
+                   help="where reveal.js is loaded from (default: nbconvert's CDN; a local copy for offline rooms)")
     p = sub.add_parser("site", help="build the course website in build/book/<profile>/_build/html")
     p.add_argument("--profile", default="classroom", choices=PROFILES)
     p = sub.add_parser("write", help="write the course into a folder (= hff-edu course DEST)")
@@ -131,6 +138,13 @@ def _times(a, paths) -> int:
     return 0
 
 
+def _slides(a, paths) -> int:
+    written = slides.write_slides(a.executed, a.out or here().build / "slides", paths, a.reveal_prefix)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def _warm(a, paths) -> int:
     seconds = cache.warm_cache(paths, a.profile)
     print(f"warm cache ({a.profile}): {len(seconds)} notebooks in {sum(seconds.values()):.0f} s")
@@ -153,4 +167,4 @@ def _check(a, paths) -> int:
 
 
 COMMANDS = {"strip": _strip, "lab": _lab, "student": _student, "audit": _audit, "times": _times,
-            "warm-cache": _warm, "check": _check}
+            "warm-cache": _warm, "check": _check, "slides": _slides}
