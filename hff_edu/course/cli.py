@@ -9,6 +9,7 @@
     warm-cache                                        train and cache every classroom model before a class
     times build/notebooks/classroom                   seconds per notebook section of executed copies
     slides build/notebooks/classroom                  reveal.js slides from the executed notebooks' figures
+    plan [--session 90]                               sessions cut from the notebooks' section minutes
     site --profile smoke                              the course website (Jupyter Book 1)
     write DEST [--student]                            the course in a folder (= hff-edu course DEST)
 
@@ -23,7 +24,7 @@ import sys
 from pathlib import Path
 
 from ..teaching.profiles import PROFILES
-from . import cache, runner, site, slides, verify
+from . import cache, plan, runner, site, slides, verify
 from .checkout import here
 from .editions import CourseError, audit, old_style_report, write_versions
 from .folder import add_course_arguments, cmd_course
@@ -66,6 +67,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="default build/slides")
     p.add_argument("--reveal-prefix", default=None,
                    help="where reveal.js is loaded from (default: nbconvert's CDN; a local copy for offline rooms)")
+    p = sub.add_parser("plan", help="a session plan from the notebooks' section and exercise minutes")
+    p.add_argument("--session", type=int, default=90, help="minutes per session (default 90)")
     p = sub.add_parser("site", help="build the course website in build/book/<profile>/_build/html")
     p.add_argument("--profile", default="classroom", choices=PROFILES)
     p = sub.add_parser("write", help="write the course into a folder (= hff-edu course DEST)")
@@ -145,6 +148,11 @@ def _slides(a, paths) -> int:
     return 0
 
 
+def _plan(a, paths) -> int:
+    print(plan.plan_markdown(paths, a.session), end="")
+    return 0
+
+
 def _warm(a, paths) -> int:
     seconds = cache.warm_cache(paths, a.profile)
     print(f"warm cache ({a.profile}): {len(seconds)} notebooks in {sum(seconds.values()):.0f} s")
@@ -167,4 +175,5 @@ def _check(a, paths) -> int:
 
 
 COMMANDS = {"strip": _strip, "lab": _lab, "student": _student, "audit": _audit, "times": _times,
-            "warm-cache": _warm, "check": _check, "slides": _slides}
+            "warm-cache": _warm, "check": _check, "slides": _slides,
+            "plan": _plan}
