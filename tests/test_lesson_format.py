@@ -81,7 +81,7 @@ def test_exercises_have_their_header_hints_and_one_check(notebook):
     text = "\n".join(_md(nb))
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert not OLD_CHECKS.search(code), f"{path.name}: uses the old check_* functions; use check(key, answer)"
-    used = re.findall(r"\bcheck\(\s*\"([^\"]+)\"", code)
+    used = re.findall(r"(?<![.\w])check\(\s*\"([^\"]+)\"", code)
     assert sorted(used) == sorted(e.key for e in declared), \
         f"{path.name}: checks {sorted(used)} vs exercises declared in hff_edu/teaching/checks: " \
         f"{sorted(e.key for e in declared)} (each checked exactly once)"

@@ -150,6 +150,7 @@ SAMPLES = {
     ),
     "06.3": dict(
         right={"gap, then W^T": _pool_first,
+               "mean over H and W, then W^T": lambda conv, a: a.mean(dim=(2, 3)) @ conv.weight[:, :, 0, 0].T,
                "einsum on the pooled map": lambda conv, a: torch.einsum("nc,dc->nd", a.mean(dim=(2, 3)),
                                                                          conv.weight.flatten(1)),
                "F.linear": lambda conv, a: torch.nn.functional.linear(a.mean(dim=(2, 3)), conv.weight.flatten(1))},
@@ -157,11 +158,14 @@ SAMPLES = {
                "weight reshaped, not transposed": lambda conv, a: blocks.gap(a) @ conv.weight.reshape(
                    conv.weight.shape[1], conv.weight.shape[0]),
                "sum pooling": lambda conv, a: a.sum(dim=(2, 3)) @ conv.weight[:, :, 0, 0].T,
-               "pooled over the channels": lambda conv, a: a.mean(dim=1).flatten(1)[:, :conv.weight.shape[0]]},
+               "pooled over the channels": lambda conv, a: a.mean(dim=1).flatten(1)[:, :conv.weight.shape[0]],
+               "max pooling instead of the average": lambda conv, a: a.amax(dim=(2, 3)) @ conv.weight[:, :, 0, 0].T,
+               "the conv's weight summed over output channels": lambda conv, a:
+                   (a.mean(dim=(2, 3)) @ conv.weight[:, :, 0, 0].T).sum(1, keepdim=True).expand(-1, conv.weight.shape[0])},
         package={"the package's order (conv, then GAP)": lambda conv, a: blocks.gap(conv(a))},
     ),
     "06.4": dict(
-        right={"b": lambda: "b"},
+        right={"b": lambda: "b", "B, capital and spaces": lambda: " B "},
         wrong={"a": lambda: "a", "c": lambda: "c", "d": lambda: "d"},
     ),
 }

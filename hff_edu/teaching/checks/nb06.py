@@ -1,5 +1,6 @@
 """Exercises of 06_convolutional_hff: a conv HFF whose blocks leak gradient, the receptive field of a
-stack of blocks, GAP and a 1x1 convolution in either order, and why conv FF costs about 1.6 C."""
+stack of blocks, GAP and a 1x1 convolution in either order, and why conv FF's C passes cost more than C
+HFF passes."""
 from __future__ import annotations
 
 import torch
@@ -118,10 +119,10 @@ def _pool_first(t, head_pooled_first):
 
 
 # ----------------------------------------------------------------------------
-# 06.4 why conv FF costs about 1.6 C
+# 06.4 why conv FF's C passes cost more than C of HFF's
 
 
-@exercise("06.4", "where the extra 0.6 C comes from", kind="explain", level=2, minutes=8)
+@exercise("06.4", "more than C", kind="explain", level=2, minutes=8)
 def _cost(t, answer):
     t.choice(answer, digest("b"), {
         "a": "building label planes and normalising inputs are element-wise operations; the FLOPs counted above "
