@@ -50,8 +50,12 @@ def test_projection_and_softmax_figures():
 def test_loss_floor_curve():
     fig = gv.plot_loss_floor([0.05, 0.1, 1.0], num_classes=(10, 100))
     lines = [ln for ln in fig.axes[0].lines if len(ln.get_xdata()) == 3]
-    assert len(lines) == 2
+    assert len(lines) == 4  # per C: the ETF floor (solid) and the ReLU floor (dashed)
     assert lines[0].get_ydata()[-1] == pytest.approx(gv.best_case_loss(10, 1.0))
+    assert lines[1].get_ydata()[-1] == pytest.approx(gv.best_case_loss(10, 1.0, relu=True))
+    assert lines[1].get_linestyle() == "--"
+    fig = gv.plot_loss_floor([0.05, 0.1, 1.0], num_classes=(10,), relu=False)
+    assert len([ln for ln in fig.axes[0].lines if len(ln.get_xdata()) == 3]) == 1
     with pytest.raises(ValueError, match="empty"):
         gv.plot_loss_floor([])
 
@@ -249,3 +253,20 @@ def test_geometry_figures_use_colour_blind_safe_colours():
     assert bars == [VERMILLION.lower(), SKY.lower(), SKY.lower()]  # the target stands out, not green vs blue
     fig = gv.plot_min_angle_vs_dim([2, 3, 9], [36.0, 65.0, 96.4], [5.0, 6.0, 50.0], n=10)
     assert to_hex(fig.axes[0].lines[0].get_color()) == BLUE.lower()
+
+
+def test_relu_floor_is_above_the_etf_floor_and_the_floor_runs_figure():
+    for c in (2, 10, 100):
+        assert gv.best_case_margin(c, relu=True) == pytest.approx(math.sqrt(c / (c - 1)))
+        assert gv.best_case_loss(c, 1.0, relu=True) > gv.best_case_loss(c, 1.0)
+    assert gv.best_case_loss(10, 1.0, relu=True) == pytest.approx(1.4199, abs=1e-4)  # the review's 1.420
+    fig = gv.plot_floor_runs({"free": [2.0, 1.5, 1.38], "ReLU": [2.1, 1.6, 1.43]},
+                             {"free": 1.377, "ReLU": 1.420}, tau=1.0)
+    ax = fig.axes[0]
+    assert len([ln for ln in ax.lines if len(ln.get_xdata()) == 3]) == 2
+    assert "not 0" in ax.get_ylabel() and ax.get_ylim()[0] > 1.0  # zoomed, and it says so
+    assert ax.get_title() and ax.get_xlabel()
+    with pytest.raises(ValueError, match="curves is empty"):
+        gv.plot_floor_runs({}, {"a": 1.0})
+    with pytest.raises(ValueError, match="floors is empty"):
+        gv.plot_floor_runs({"a": [1.0]}, {})

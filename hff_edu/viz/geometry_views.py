@@ -11,6 +11,7 @@ with K prototypes per class, ``tau`` the temperature of the loss
 - :func:`plot_projection`: vectors, their projection onto S^1, dot product vs cosine.
 - :func:`plot_softmax_temperature`: softmax(s / tau) of fixed cosines for several tau.
 - :func:`plot_loss_floor`: the lowest reachable loss against tau.
+- :func:`plot_floor_runs`: gradient-descent runs of the loss against the floors they should reach.
 - :func:`plot_gradient_field`: the pull to the own prototype and the push from the others, on S^1.
 - :func:`plot_sphere_grid`: point sets on S^2 side by side, with their contact edges.
 - :func:`plot_separation_history`: the Tammes optimiser at work (minimum angle per step).
@@ -200,6 +201,42 @@ def plot_loss_floor(taus, num_classes=(10,), mark_tau: float = 1.0, relu: bool =
     ax.set_ylabel("lowest reachable loss (nats)")
     ax.set_title("cosines are bounded: a high tau puts a floor under the loss")
     ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_floor_runs(curves: dict, floors: dict, tau: float | None = None, zoom: float = 0.25) -> Figure:
+    """Gradient-descent runs of the HFF loss (``curves``: ``{label: loss per step}``) against the floors they
+    should stop at (``floors``: ``{label: value}``, dotted lines in the run's colour when the labels match,
+    else black). The loss axis is zoomed to ``zoom`` nats above the highest floor, and says so; integer
+    step ticks. Taught in 02_prototype_geometry (free vs ReLU embeddings at tau = 1).
+    """
+    if not curves:
+        raise ValueError("curves is empty: give {label: list of losses per step}.")
+    if not floors:
+        raise ValueError("floors is empty: give {label: the floor that run should reach}.")
+    fig, ax = plt.subplots(figsize=(6.8, 4.2))
+    colors = series_colors(len(curves))
+    markers = ["o", "s", "^", "D", "v"]
+    for i, (label, losses) in enumerate(curves.items()):
+        y = np.asarray(_np(torch.as_tensor(losses) if not isinstance(losses, np.ndarray) else losses), dtype=float)
+        if y.ndim != 1 or y.size == 0:
+            raise ValueError(f"curve {label!r} must be a non-empty list of losses, one per step.")
+        x = np.arange(1, y.size + 1)
+        ax.plot(x, y, color=colors[i], lw=1.8, marker=markers[i % len(markers)], markevery=max(1, y.size // 8),
+                label=label)
+    for j, (label, value) in enumerate(floors.items()):
+        color = colors[list(curves).index(label)] if label in curves else "black"
+        ax.axhline(float(value), color=color, ls=":", lw=1.4, label=f"floor: {label} = {float(value):.3f}")
+    top = max(float(v) for v in floors.values()) + zoom
+    bottom = min(float(v) for v in floors.values()) - 0.1 * zoom
+    ax.set_ylim(bottom, top)
+    ax.set_xscale("log")
+    ax.set_xlabel("optimiser step (log scale)")
+    ax.set_ylabel(f"mean HFF loss (nats; axis from {bottom:.2f}, not 0)")
+    ax.set_title("gradient descent on the loss" + (f" at tau = {tau:g}" if tau is not None else "")
+                 + ": where does it stop?", fontsize=10)
+    ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return fig
 

@@ -54,7 +54,7 @@ def _choose_tau(t, choose_tau):
         reached = _q_best(C, tau)
         if reached < q - 1e-6:
             t.fail(f"for {what}, at your tau even the best ReLU embedding puts only {reached:.3f} on its class: "
-                   "tau is too high. Which margin can ReLU embeddings keep (section 4)?")
+                   "tau is too high. Which margin can ReLU embeddings keep (section 3)?")
         if _q_best(C, 1.01 * tau) >= q:
             t.fail(f"for {what} your tau works, but a tau 1% higher would still work: the question asks for "
                    "the largest one (a lower tau than needed makes the softmax sharper than it has to be).")
