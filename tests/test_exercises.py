@@ -113,6 +113,15 @@ def test_forbidden_catches_aliases_c_functions_and_classes():
             pass
 
 
+def test_forbidden_catches_a_tensor_method_called_on_a_tensor():
+    x = torch.randn(4, 3)
+    with forbidden(["torch.Tensor.log_softmax"]) as seen:
+        x.softmax(1)  # another method of the same tensor: allowed
+        x.log_softmax(1)
+        torch.Tensor.log_softmax(x, 1)
+    assert seen == ["torch.Tensor.log_softmax"] * 2
+
+
 def test_a_choice_gives_feedback_per_wrong_option(capsys):
     @ex.exercise("99.2", "pick", kind="explain", level=1, minutes=2)
     def _check(t, answer):
@@ -134,4 +143,7 @@ def test_declarations_are_validated_and_keys_are_looked_up():
         ex.exercise("99.3", "x", kind="compute", level=1, minutes=0)
     with pytest.raises(KeyError, match="no exercise '01.99'"):
         ex.check("01.99", 1)
-    assert ex.lookup("01.1").header() == "**Exercise 01.1 · goodness** · compute · ★ · ~5 min"
+    @ex.exercise("99.4", "a header", kind="design", level=2, minutes=7)
+    def _check(t, answer):
+        t.equal(answer, 1)
+    assert ex.lookup("99.4").header() == "**Exercise 99.4 · a header** · design · ★★ · ~7 min"

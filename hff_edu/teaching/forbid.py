@@ -84,7 +84,7 @@ def forbidden(names) -> Iterator[list[str]]:
     list of forbidden calls seen: read it after the block, since a caught exception still counts."""
     targets = [(name, _target(name, resolve(name))) for name in names]
     seen: list[str] = []
-    swapped, by_code, by_id = [], {}, {}
+    swapped, by_code, by_id, by_method = [], {}, {}, []
     for name, fn in targets:
         if isinstance(fn, types.FunctionType) and not fn.__code__.co_freevars:
             swapped.append((fn, fn.__code__, name))
@@ -92,9 +92,21 @@ def forbidden(names) -> Iterator[list[str]]:
             by_code[fn.__code__] = name
         else:
             by_id[id(fn)] = name
+            if hasattr(fn, "__objclass__"):  # a C method such as torch.Tensor.log_softmax: x.log_softmax(...)
+                by_method.append((fn.__objclass__, fn.__name__, name))
+
+    def bound(arg):  # a C method called on an instance arrives bound, with another id than the descriptor
+        owner = getattr(arg, "__self__", None)
+        for cls, attr, name in by_method:
+            if owner is not None and getattr(arg, "__name__", None) == attr and isinstance(owner, cls):
+                return name
+        return None
 
     def hook(frame, event, arg):
-        name = by_id.get(id(arg)) if event == "c_call" else by_code.get(frame.f_code) if event == "call" else None
+        if event == "c_call":
+            name = by_id.get(id(arg)) or (bound(arg) if by_method else None)
+        else:
+            name = by_code.get(frame.f_code) if event == "call" else None
         if name is not None:
             seen.append(name)
 
