@@ -222,3 +222,16 @@ def test_ratio_course_finds_the_lowest_epoch_and_the_rise_after_it():
     assert course[0]["series"] == "HFF L1" and course[0]["lowest_epoch"] == 1
     assert course[0]["rise"] == pytest.approx(0.1) and course[0]["first"] == 0.7
     assert course[1]["lowest_epoch"] == 3 and course[1]["rise"] == 0.0
+
+
+def test_every_axes_of_the_04_figures_has_a_title_and_axis_labels():
+    snaps, y = _snapshots()
+    st = {"HFF": ev.alignment_uniformity(snaps, y), "BP": ev.alignment_uniformity(snaps[:2], y)}
+    for fig in (ev.plot_alignment_uniformity_curves(st), ev.plot_wang_isola(st)):
+        for ax in fig.axes:
+            assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    curves = ev.plot_alignment_uniformity_curves(st)
+    assert "lower is better" in curves.axes[0].get_ylabel() and "untrained" in curves.axes[0].get_xlabel()
+    heat = ev.plot_prototype_heatmaps(snaps[-1]["prototypes"])
+    maps = [ax for ax in heat.axes if ax.get_title()]  # the colour bars carry no title
+    assert len(maps) == 2 and all(ax.get_xlabel() and ax.get_ylabel() for ax in maps)

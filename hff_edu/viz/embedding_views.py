@@ -329,6 +329,8 @@ def plot_prototype_heatmaps(prototypes: list, class_names=None, layer_names=None
         name = layer_names[i] if layer_names is not None else f"layer {i + 1} (d={flat.shape[1]})"
         names = list(class_names) if class_names is not None and len(class_names) == len(flat) else None
         plot_cosine_heatmap(flat, names, title=f"{name}: smallest angle {min_pairwise_angle(flat):.0f}°", ax=ax)
+        ax.set_xlabel("prototype of class")
+        ax.set_ylabel("prototype of class")
         ax.title.set_fontsize(9)
     if title:
         fig.suptitle(title)
@@ -435,8 +437,9 @@ def plot_alignment_uniformity_curves(stats: dict, title: str = "") -> Figure:
     for label, st, l, color, style in _series(stats):
         for ax, (key, _) in zip(axes, keys):
             ax.plot(st["epochs"], st[key][l], style, marker="o", markersize=3, color=color, label=label)
-    for ax, (_, ylabel) in zip(axes, keys):
-        ax.set_xlabel("epoch")
+    for ax, (key, ylabel) in zip(axes, keys):
+        ax.set_xlabel("epoch (0 = untrained)")
+        ax.set_ylabel(f"{key} (lower is better)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(ylabel, fontsize=9)
         ax.grid(alpha=0.3)
@@ -470,7 +473,8 @@ def plot_wang_isola(stats: dict, title: str = "") -> Figure:
         ax.set_xlabel("uniformity  (lower = more uniform)")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, frameon=False, bbox_to_anchor=(1.02, 1), loc="upper left")
-    axes[0].set_title("o = epoch 0, * = last epoch; lower left is better", fontsize=9)
+    axes[0].set_title("raw alignment: o = epoch 0, * = last epoch; lower left is better", fontsize=9)
+    axes[1].set_title("alignment ratio: same-class pairs against a random pair", fontsize=9)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -287,6 +287,7 @@ def plot_layer_choice(layer_names, layer_acc, rules: dict | None = None, n_test:
     ax.set_xlim(-0.5, len(labels) - 0.5)
     # zoomed in, so that gaps of a point are visible: the label says where the axis starts
     ax.set_ylabel(_axis_label("test accuracy", low))
+    ax.set_xlabel("prediction: one layer's nearest prototype, or a rule that combines layers")
     ax.grid(axis="y", alpha=0.3)
     ax.set_title("predict from one layer (blue) or combine layers (orange)"
                  + ("; bars: ± 2 s.e." if n_test else ""), fontsize=10)
@@ -351,14 +352,16 @@ def plot_ablation(names, accuracies, reference: float, groups=None, n_test: int 
         band = float(noise(reference, n_test))
         ax.axvspan(reference - band, reference + band, color="grey", alpha=0.18, lw=0)
     err = _dots(ax, y, acc, [palette[g] for g in groups], n_test, per_seed, resolved)
-    for yi, a, e in zip(y, acc, err):
-        ax.annotate(f"{a:.3f}", (a + e, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+    for i, (yi, a, e) in enumerate(zip(y, acc, err)):
+        right = max([a + e] + (list(per_seed[i]) if per_seed is not None else []))  # past the bar and the ticks
+        ax.annotate(f"{a:.3f}", (right, yi + 0.18), xytext=(4, 0), textcoords="offset points", va="center",
+                    fontsize=8)
     ax.axvline(reference, color="black", ls="--", lw=1.2)
     ax.set_yticks(y, names, fontsize=8)
     ax.set_ylim(-0.7, len(names) - 0.3)
     seeds = [v for row in (per_seed or []) for v in row]
     low = zoomed_low(list(acc - err) + seeds + [reference])
-    ax.set_xlim(low, min(1.0, max(float(np.max(acc + err)), reference) + 0.04))
+    ax.set_xlim(low, min(1.0, max([float(np.max(acc + err)), reference] + seeds) + 0.05))
     ax.set_xlabel(_axis_label("test accuracy (dashed: reference" + ("; grey: its ± 2 s.e.)" if n_test else ")"),
                               low))
     ax.grid(axis="x", alpha=0.3)
@@ -367,6 +370,8 @@ def plot_ablation(names, accuracies, reference: float, groups=None, n_test: int 
         handles += [Line2D([], [], marker="o", ls="", color="black", label="told apart (paired test)"),
                     Line2D([], [], marker="o", ls="", color="black", mfc="white", label="not resolved")]
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.set_title("one setting changed at a time" + (f", {len(per_seed[0])} seeds each" if per_seed else "")
+                 + ("; filled: told apart from the reference" if resolved is not None else ""), fontsize=10)
     fig.tight_layout()
     return fig
 

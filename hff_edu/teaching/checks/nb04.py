@@ -79,6 +79,12 @@ def _margin_check(t, my_margin):
         if bool((got <= 1e-9).all()) and bool((expected > 0).any()):
             raise Wrong(f"for {what} no margin is positive, although some samples are nearest their own prototype: "
                         "which classes does the 'best other' cosine range over?")
+        raw = z @ p.T
+        dots = raw.gather(1, y[:, None]).squeeze(1) - raw.masked_fill(
+            torch.nn.functional.one_hot(y, p.shape[0]).bool(), float("-inf")).amax(1)
+        if got.shape == dots.shape and torch.allclose(got.double(), dots.double(), rtol=1e-4, atol=1e-5):
+            raise Wrong(f"for {what} your margins are differences of dot products, not of cosines: these embeddings "
+                        "and prototypes are not unit length.")
         t.close(got, expected, what, rtol=1e-4, atol=1e-5)
 
 
@@ -124,5 +130,15 @@ def _align_uniform(t, my_alignment_uniformity):
         got = t.call(my_alignment_uniformity, z.clone(), y.clone())
         t.require(isinstance(got, (tuple, list)) and len(got) == 3,
                   "return three numbers: (alignment, uniformity, ratio).")
+        i, j, d2 = _pairs(z.double())
+        raw = float(d2[y[i] == y[j]].mean())
+        if math.isclose(float(t.number(got[0], "the alignment")), raw, rel_tol=1e-3):
+            raise Wrong(f"for {what} the alignment is measured on the raw embeddings: put them on the sphere first "
+                        "(these are not unit length).")
+        zn = torch.nn.functional.normalize(z.double(), dim=1)
+        full = torch.cdist(zn, zn).pow(2)
+        if math.isclose(float(got[0]), float(full[y[:, None] == y[None, :]].mean()), rel_tol=1e-3):
+            raise Wrong(f"for {what} the alignment counts the pairs of a sample with itself (distance 0): only "
+                        "pairs of two distinct samples count.")
         for name, value, expected in zip(names, got, _stats(z, y)):
             t.close(t.number(value, f"the {name}"), expected, f"the {name} of {what}", rtol=1e-3, atol=1e-6)
