@@ -47,7 +47,82 @@ def means_no_mask(z, y, num_classes):  # every class gets the mean of all sample
     return m.expand(num_classes, -1).clone()
 
 
-# 07.2 the prediction --------------------------------------------------------------------------------
+# 07.2 choose the block without the test images (design) ---------------------------------------------
+
+def _unit(v):
+    return v / v.norm(dim=-1, keepdim=True)
+
+
+def _means(z, y):
+    return _unit(torch.stack([z[y == c].mean(0) for c in range(int(y.max()) + 1)]))
+
+
+def _acc(z, y, p):
+    return float(((z @ p.T).argmax(1) == y).float().mean())
+
+
+def choose_holdout(z_blocks, y):  # prototypes from half the examples, scored on the other half
+    g = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(y), generator=g)
+    fit, val = order[: len(y) // 2], order[len(y) // 2:]
+    scores = [_acc(z[val], y[val], _means(z[fit], y[fit])) for z in z_blocks]
+    return max(range(len(scores)), key=lambda b: scores[b]) + 1
+
+
+def choose_leave_one_out(z_blocks, y):  # each example left out of its own class mean
+    scores = []
+    for z in z_blocks:
+        classes = int(y.max()) + 1
+        sums = torch.zeros(classes, z.shape[1]).index_add_(0, y, z)
+        counts = torch.bincount(y, minlength=classes).float()
+        own = sums[y] - z  # the class sum without the example
+        s = z @ _unit(sums).T
+        s[torch.arange(len(y)), y] = (z * _unit(own)).sum(1)
+        scores.append(float((s.argmax(1) == y).float().mean()))
+    return max(range(len(scores)), key=lambda b: scores[b]) + 1
+
+
+def choose_k_fold(z_blocks, y, k=5):
+    folds = torch.arange(len(y)) % k
+    scores = []
+    for z in z_blocks:
+        right = 0
+        for f in range(k):
+            fit, val = folds != f, folds == f
+            right += _acc(z[val], y[val], _means(z[fit], y[fit])) * int(val.sum())
+        scores.append(right / len(y))
+    return max(range(len(scores)), key=lambda b: scores[b]) + 1
+
+
+def choose_on_themselves(z_blocks, y):  # prototypes scored on the examples they were built from
+    scores = [_acc(z, y, _means(z, y)) for z in z_blocks]
+    return max(range(len(scores)), key=lambda b: scores[b]) + 1
+
+
+def choose_holdout_zero_based(z_blocks, y):
+    return choose_holdout(z_blocks, y) - 1
+
+
+def choose_widest(z_blocks, y):  # "more dimensions, more information"
+    return max(range(len(z_blocks)), key=lambda b: z_blocks[b].shape[1]) + 1
+
+
+def choose_narrowest(z_blocks, y):
+    return min(range(len(z_blocks)), key=lambda b: z_blocks[b].shape[1]) + 1
+
+
+def choose_tightest(z_blocks, y):  # the block whose classes cluster tightest (longest class means)
+    lengths = [float(torch.stack([z[y == c].mean(0) for c in range(int(y.max()) + 1)]).norm(dim=1).mean())
+               for z in z_blocks]
+    return max(range(len(lengths)), key=lambda b: lengths[b]) + 1
+
+
+def choose_best_accuracy_value(z_blocks, y):  # returns the accuracy, not the block
+    g = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(y), generator=g)
+    fit, val = order[: len(y) // 2], order[len(y) // 2:]
+    return max(_acc(z[val], y[val], _means(z[fit], y[fit])) for z in z_blocks)
+
 
 # 07.4 the nearest-prototype accuracy (debug) ---------------------------------------------------------
 
@@ -95,10 +170,13 @@ SAMPLES = {
                  "transfer.class_mean_prototypes": lambda z, y, c: transfer.class_mean_prototypes(None, z, y, -1, c)},
     ),
     "07.2": dict(
-        context=lambda: dict(blocks=3),
-        right={"block 1": lambda: 1, "the last block": lambda: 3, "a numpy-like integer": lambda: torch.tensor(2).item()},
-        wrong={"numbered from 0": lambda: 0, "beyond the last block": lambda: 4, "an accuracy": lambda: 0.78,
-               "a name": lambda: "last", "True": lambda: True},
+        right={"half to build, half to score": choose_holdout, "leave one out": choose_leave_one_out,
+               "5-fold": choose_k_fold,
+               "a tensor block number": lambda z, y: torch.tensor(choose_holdout(z, y))},
+        wrong={"scored on the examples the prototypes came from": choose_on_themselves,
+               "numbered from 0": choose_holdout_zero_based, "the widest block": choose_widest,
+               "the narrowest block": choose_narrowest, "the tightest clusters": choose_tightest,
+               "always the last block": lambda z, y: len(z), "an accuracy": choose_best_accuracy_value},
     ),
     "07.3": dict(
         right={"b": lambda: "b", "B": lambda: "B"},

@@ -69,7 +69,7 @@ def cut_positions(costs, stages):        # the cut positions, not the layers per
     return list(itertools.accumulate(sizes))[:-1] + [len(costs)]
 
 
-# 08.3 what each kind of parallelism sends ----------------------------------------------------------
+# 08.4 what each kind of parallelism sends ----------------------------------------------------------
 
 def traffic_right(widths, input_size, num_classes, batch_size, cut):
     pipeline = batch_size * (widths[cut - 1] + 1)
@@ -136,14 +136,14 @@ SAMPLES = {
                                                      list(itertools.accumulate([0] + cut_brute_force(costs, s)))))]},
         package={"parallel.split_units": lambda costs, s: parallel.split_units(costs, s)},
     ),
-    "08.3": dict(
+    "08.4": dict(
         right={"from the config": traffic_right},
         wrong={"no labels": traffic_no_labels, "no prototypes": traffic_no_prototypes,
                "gradients per sample": traffic_per_sample_gradients, "the wrong layer's width": traffic_wrong_cut,
                "no biases": traffic_no_bias},
         package={"plan_stages and the model": traffic_package, "counts an HFFNet's parameters": traffic_builds_model},
     ),
-    "08.4": dict(
+    "08.3": dict(
         right={"c": lambda: "c", "C with spaces": lambda: " C "},
         wrong={"a": lambda: "a", "b": lambda: "b", "d": lambda: "d", "not an option": lambda: "e"},
     ),

@@ -1,7 +1,9 @@
-"""Exercises of 07_transfer_and_prototypes: class-mean prototypes from frozen features, a prediction of
-which block transfers best, why class means work (Snell et al.), and a nearest-prototype accuracy to debug."""
+"""Exercises of 07_transfer_and_prototypes: class-mean prototypes from frozen features, choosing the block to
+read from without the test images (design), why class means work (Snell et al.), and a nearest-prototype
+accuracy to debug."""
 from __future__ import annotations
 
+import functools
 import numbers
 
 import torch
@@ -50,17 +52,84 @@ def _class_means(t, my_class_means):
         t.close(got, expected, what, rtol=1e-4, atol=1e-5)
 
 
-@exercise("07.2", "which block transfers best?", kind="predict", level=1, minutes=3)
-def _predict_block(t, my_prediction, blocks: int = 3):
-    got = t.value(my_prediction)
-    if isinstance(got, bool) or not isinstance(got, numbers.Number):
-        t.fail(f"give the block's number, 1 to {blocks} (a whole number); got {type(got).__name__}.")
-    if float(got) != int(got):
-        t.fail(f"give the block's number, 1 to {blocks}; {got} looks like an accuracy, not a block.")
-    block = int(got)
-    t.require(block != 0, "blocks are numbered from 1 here (block 1 reads the image), as in the figure and the "
-                          "printout.")
-    t.require(1 <= block <= blocks, f"this network has blocks 1 to {blocks}; got {block}.")
+# ----------------------------------------------------------------------------
+# 07.2: choose the block on labelled examples only (design)
+
+def _cluster_block(g, centres: torch.Tensor, y: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Unit embeddings of one block: the class centre plus noise of size ``sigma`` per coordinate."""
+    return _unit(centres[y] + sigma * torch.randn(len(y), centres.shape[1], generator=g))
+
+
+@functools.lru_cache(maxsize=None)
+def _block_case(seed: int, specs: tuple, classes: int, per_class: int):
+    """Hidden blocks: ``specs`` holds (dimensions, sigma) per block, sigma None for a block whose
+    embeddings carry no class information at all (many dimensions, few examples: class means built from
+    the examples themselves fit them perfectly). Returns the labelled examples per block and labels,
+    and what class means built from those examples score on 4000 fresh images per class (chance for a
+    block without information). Cached: the cases are the same at every check."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(classes).repeat_interleave(per_class)
+    y = y[torch.randperm(len(y), generator=g)]
+    y_new = torch.arange(classes).repeat_interleave(4000)
+    blocks, fresh = [], []
+    for d, sigma in specs:
+        if sigma is None:  # no information: new images are classified at chance level
+            z = _unit(torch.randn(len(y), d, generator=g))
+            blocks.append(z)
+            fresh.append(1.0 / classes)
+            continue
+        else:
+            centres = _unit(torch.randn(classes, d, generator=g))
+            z, z_new = _cluster_block(g, centres, y, sigma), _cluster_block(g, centres, y_new, sigma)
+        p = _unit(torch.stack([z[y == c].mean(0) for c in range(classes)]))
+        blocks.append(z)
+        fresh.append(float(((z_new @ p.T).argmax(1) == y_new).double().mean()))
+    return blocks, y, fresh
+
+
+def _scored_on_themselves(blocks, y, classes: int) -> list[float]:
+    out = []
+    for z in blocks:
+        p = _unit(torch.stack([z[y == c].mean(0) for c in range(classes)]))
+        out.append(float(((z @ p.T).argmax(1) == y).double().mean()))
+    return out
+
+
+#: (seed, [(dimensions, sigma or None: no class information) per block], classes, examples per class)
+_BLOCK_CASES = [(722, [(32, 0.38), (4, 0.8), (2000, None)], 4, 25),
+                (721, [(8, 0.9), (1500, None), (16, 0.33)], 5, 20),
+                (723, [(1200, None), (64, 0.3), (8, 0.5), (24, 0.6)], 6, 15),
+                (724, [(6, 0.3), (12, 0.9)], 3, 30)]
+
+
+@exercise("07.2", "choose the block without the test images", kind="design", level=2, minutes=12)
+def _choose_block(t, my_choose_block):
+    for seed, specs, classes, per_class in _BLOCK_CASES:
+        blocks, y, fresh = _block_case(seed, tuple(specs), classes, per_class)
+        what = (f"{len(blocks)} blocks of {', '.join(str(d) for d, _ in specs)} dimensions, {per_class} labelled "
+                f"examples of each of {classes} classes")
+        got = t.value(t.call(my_choose_block, [z.clone() for z in blocks], y.clone()))
+        if torch.is_tensor(got) and got.numel() == 1:
+            got = got.item()
+        if isinstance(got, bool) or not isinstance(got, numbers.Number) or float(got) != int(got):
+            t.fail(f"for {what} the answer should be a block number, a whole number from 1 to {len(blocks)}; "
+                   f"got {got!r:.40}.")
+        block, best = int(got), max(range(len(blocks)), key=lambda b: fresh[b]) + 1
+        t.require(1 <= block <= len(blocks), f"for {what} the answer is {block}: the blocks are numbered 1 to "
+                                             f"{len(blocks)} (block 1 reads the image).")
+        if block == best:
+            continue
+        themselves = _scored_on_themselves(blocks, y, classes)
+        if block == max(range(len(blocks)), key=lambda b: themselves[b]) + 1:
+            t.fail(f"for {what} you chose block {block}. Its class means classify the examples they were built "
+                   "from very well, and new images of the same classes badly: each example is part of its own "
+                   "class mean. Score the prototypes on examples they were not built from.")
+        if block == best - 1:
+            t.fail(f"for {what} your answer is one below a good choice: are your blocks numbered from 0? "
+                   "Return the number the notebook uses (block 1 reads the image).")
+        t.fail(f"for {what} prototypes from block {block} do clearly worse on new images of these classes than "
+               "those of another block. Measure each block on labelled examples its prototypes were not built "
+               "from, and pick the best.")
 
 
 @exercise("07.3", "why class means work as prototypes", kind="explain", level=1, minutes=5)

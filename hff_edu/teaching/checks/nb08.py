@@ -1,5 +1,5 @@
-"""Exercises of 08_parallel_training: the pipeline bubble, balancing the stages, what each kind of
-parallelism sends, and GPipe against a pipeline of local learners."""
+"""Exercises of 08_parallel_training: the pipeline bubble, balancing the stages, GPipe against a pipeline
+of local learners, and what each kind of parallelism sends."""
 from __future__ import annotations
 
 import itertools
@@ -89,7 +89,7 @@ _TRAFFIC_CASES = [([1000, 1000, 1000, 1000], 784, 10, 100, 2), ([64, 32, 48], 10
                   ([16, 40, 8, 24], 30, 3, 50, 3), ([500, 200], 3072, 100, 64, 1)]
 
 
-@exercise("08.3", "what each kind of parallelism sends", kind="compute", level=2, minutes=10,
+@exercise("08.4", "what each kind of parallelism sends", kind="compute", level=2, minutes=10,
           forbid=["hff_edu.training.parallel.pipeline.plan_stages",
                   "hff_edu.training.parallel.pipeline.StagePlan.floats_per_sample",
                   "hff_edu.methods.build", "hff_edu.methods.hff.HFFNet"])
@@ -115,7 +115,7 @@ def _traffic(t, traffic_per_step):
         t.close(dp, want_dp, f"the data-parallel all-reduce ({what})", rtol=0, atol=0.5)
 
 
-@exercise("08.4", "GPipe or a pipeline of local learners", kind="explain", level=1, minutes=5)
+@exercise("08.3", "GPipe or a pipeline of local learners", kind="explain", level=1, minutes=5)
 def _gpipe(t, my_explanation):
     t.choice(my_explanation, digest("c"), {
         "a": ("with micro-batches backprop's stages do overlap (figure 08.1, middle): the backward lock forces a "
