@@ -84,20 +84,6 @@ def test_head_dim_sweep_error_bars():
     assert len(fig.axes[0].containers) == 2 and "2 s.e." in fig.axes[0].get_ylabel()
 
 
-def test_shots_curve_and_agreement():
-    curve = dict(shots=[1, 5], mean=torch.tensor([[0.4, 0.5], [0.7, 0.8]]),
-                 learned=torch.tensor([[0.3, 0.4], [0.75, 0.8]]), all=0.85)
-    fig = cv.plot_shots_curve({"body": curve}, chance=0.2, references={"oracle": 0.9})
-    assert len(fig.axes[0].get_lines()) == 4  # means, learned, oracle, chance
-    with pytest.raises(ValueError, match="empty"):
-        cv.plot_shots_curve({})
-    p = torch.nn.functional.normalize(torch.randn(3, 4), dim=1)
-    fig = cv.plot_prototype_agreement(p, p, ["a", "b", "c"])
-    assert len(fig.axes) == 2 and fig.axes[0].texts[0].get_text() == "1.00"
-    with pytest.raises(ValueError, match="both must be"):
-        cv.plot_prototype_agreement(p, p[:2])
-
-
 def test_colours_are_the_suite_palette_methods_keep_their_colour():
     from matplotlib.colors import to_rgb
 
@@ -122,30 +108,3 @@ def test_accuracy_axes_start_at_zero_and_legends_sit_outside():
         box, axes_box = legend.get_window_extent(), ax.get_window_extent()
         assert box.x0 >= axes_box.x1  # right of the axes: it cannot cover a line
 
-
-def test_shots_curve_zooms_onto_the_curves_states_its_band_and_keeps_the_legend_outside():
-    curve = dict(shots=[1, 5, 20], mean=torch.tensor([[0.5, 0.6], [0.70, 0.72], [0.80, 0.81]]),
-                 learned=torch.tensor([[0.45, 0.5], [0.72, 0.75], [0.83, 0.85]]), all=0.86)
-    fig = cv.plot_shots_curve({"A-body": curve}, chance=0.2, references={"trained on B": 0.9})
-    ax = fig.axes[0]
-    low, high = ax.get_ylim()
-    assert 0.0 <= low <= 0.2 and 0.9 <= high <= 1.0  # chance and every reference stay in view
-    fig = cv.plot_shots_curve({"A-body": curve})
-    low, high = fig.axes[0].get_ylim()
-    assert 0.4 < low < 0.45 and 0.85 < high < 0.9  # zoomed onto the band (0.45 to 0.85)
-    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert any("lowest to highest of 2 draws" in t for t in texts)  # what the band means
-    assert cv.plot_shots_curve({"A-body": curve}, ylim=(0, 1)).axes[0].get_ylim() == (0.0, 1.0)
-    fig.canvas.draw()
-    legend, axes_box = fig.axes[0].get_legend().get_window_extent(), fig.axes[0].get_window_extent()
-    assert legend.x0 >= axes_box.x1
-
-
-def test_prototype_agreement_writes_readable_cosines():
-    p = torch.nn.functional.normalize(torch.randn(4, 6), dim=1)
-    fig = cv.plot_prototype_agreement(p, -p, list("abcd"))
-    ax = fig.axes[0]
-    diagonal = [t for t in ax.texts if t.get_text() == "-1.00"]
-    assert len(diagonal) == 4 and all(t.get_color() == "white" for t in diagonal)  # dark cells, light text
-    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
-    assert fig.axes[1].get_ylabel() == "cosine"

@@ -1,7 +1,7 @@
-"""Figures for the convolutional networks and for transfer with prototypes.
+"""Figures for the convolutional networks (07's transfer figures are in ``transfer_views``).
 
-Pure functions returning a ``matplotlib.figure.Figure``; taught in
-06_convolutional_hff and 07_transfer_and_prototypes.
+Pure functions returning a ``matplotlib.figure.Figure``; taught in 06_convolutional_hff (07 uses
+:func:`plot_block_accuracy`).
 """
 from __future__ import annotations
 
@@ -270,88 +270,6 @@ def plot_learning_curves(histories: Mapping, key: str = "test_acc",
     ax.set_ylabel(key.replace("_", " ") + (" (axis zoomed)" if zoomed else ""))
     ax.set_title(title, fontsize=10)
     _legend_outside(ax)
-    fig.tight_layout()
-    return fig
-
-
-def plot_shots_curve(curves: Mapping[str, dict], chance: float | None = None,
-                     references: Mapping[str, float] | None = None,
-                     title: str = "New classes from a few examples: accuracy vs shots",
-                     ylim: tuple[float, float] | None = None) -> Figure:
-    """Accuracy against the number of labelled examples per new class (log x axis).
-
-    ``curves`` maps a name to a :func:`hff_edu.training.transfer.shots_curve` result: the
-    class-mean prototypes are drawn solid, learned prototypes dashed (same colour), each the mean
-    over the repeated draws, with a band from the lowest to the highest draw (the legend says so).
-    ``references`` adds horizontal lines (e.g. a network trained on the new classes directly). The
-    y axis is zoomed onto the curves, the references and chance (``ylim`` sets it; a caption should
-    say where it starts). The legend sits outside the axes. Taught in 07_transfer_and_prototypes.
-    """
-    if not curves:
-        raise ValueError("curves is empty: pass {name: transfer.shots_curve(...)}.")
-    fig, ax = plt.subplots(figsize=(7.6, 3.9))
-    colors = series_colors(list(curves))
-    shown = []
-    for i, (name, c) in enumerate(curves.items()):
-        shots = c["shots"]
-        for key, style, label in (("mean", "o-", "class means"), ("learned", "s--", "learned")):
-            if c.get(key) is None:
-                continue
-            a = _np(c[key])
-            m, lo, hi = a.mean(1), a.min(1), a.max(1)
-            ax.plot(shots, m, style, color=colors[i], label=f"{name}: {label}")
-            ax.fill_between(shots, lo, hi, color=colors[i], alpha=0.12)
-            shown += [lo.min(), hi.max()]
-    repeats = {_np(c["mean"]).shape[1] for c in curves.values()}
-    ax.fill_between([], [], [], color="0.5", alpha=0.25,
-                    label=f"band: lowest to highest of {'/'.join(map(str, sorted(repeats)))} draws")
-    for j, (name, value) in enumerate((references or {}).items()):
-        ax.axhline(value, color="black", ls=["--", "-.", (0, (5, 1, 1, 1, 1, 1))][j % 3], lw=1, label=name)
-        shown.append(value)
-    if chance is not None:
-        ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
-        shown.append(chance)
-    ax.set_xscale("log")
-    shots = list(next(iter(curves.values()))["shots"])
-    ax.set_xticks(shots, [str(s) for s in shots])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    if ylim is None:
-        low, high = float(min(shown)), float(max(shown))
-        pad = max(0.02, 0.06 * (high - low))
-        ylim = (max(0.0, low - pad), min(1.0, high + pad))
-    ax.set_ylim(*ylim)
-    ax.set_xlabel("labelled examples per new class (shots)")
-    ax.set_ylabel("test accuracy on the new classes")
-    ax.set_title(title, fontsize=10)
-    _legend_outside(ax, fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def plot_prototype_agreement(a, b, class_names: Sequence[str] | None = None,
-                             a_name: str = "class means", b_name: str = "learned") -> Figure:
-    """Heatmap of cosines between two sets of prototypes for the same classes (C, d) each.
-
-    A bright diagonal says both methods put class c's prototype in the same
-    direction. Taught in 07_transfer_and_prototypes.
-    """
-    pa, pb = _np(a).reshape(_np(a).shape[0], -1), _np(b).reshape(_np(b).shape[0], -1)
-    if pa.shape != pb.shape:
-        raise ValueError(f"Prototype sets of shapes {pa.shape} and {pb.shape}: both must be (C, d).")
-    cos = _np(cosine_matrix(torch.as_tensor(pa), torch.as_tensor(pb)))
-    names = list(class_names) if class_names is not None else [str(i) for i in range(len(cos))]
-    fig, ax = plt.subplots(figsize=(1.6 + 0.55 * len(cos), 1.2 + 0.5 * len(cos)))
-    im = ax.imshow(cos, cmap="RdBu_r", vmin=-1, vmax=1)
-    for i in range(len(cos)):
-        for j in range(len(cos)):  # white on the dark ends of the colour map, black elsewhere
-            ax.text(j, i, f"{cos[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if abs(cos[i, j]) > 0.6 else "black")
-    ax.set_xticks(range(len(cos)), names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(cos)), names, fontsize=8)
-    ax.set_xlabel(b_name)
-    ax.set_ylabel(a_name)
-    ax.set_title(f"cosine between prototypes: {a_name} vs {b_name}", fontsize=10)
-    fig.colorbar(im, ax=ax, fraction=0.046, label="cosine")
     fig.tight_layout()
     return fig
 
