@@ -1,7 +1,6 @@
 """Figures for the convolutional networks (07's transfer figures are in ``transfer_views``).
 
-Pure functions returning a ``matplotlib.figure.Figure``; taught in 06_convolutional_hff (07 uses
-:func:`plot_block_accuracy`).
+Pure functions returning a ``matplotlib.figure.Figure``; taught in 06_convolutional_hff.
 """
 from __future__ import annotations
 

@@ -101,7 +101,7 @@ def passes_right(mode, num_classes):
 
 
 SAMPLES = {
-    "01.1": dict(
+    "01.2": dict(
         right={"sum of squares": lambda h: (h ** 2).sum(dim=1), "einsum": lambda h: torch.einsum("nd,nd->n", h, h)},
         wrong={"keepdim=True": lambda h: (h ** 2).sum(dim=1, keepdim=True),
                "mean instead of sum": lambda h: (h ** 2).mean(dim=1),
@@ -109,7 +109,7 @@ SAMPLES = {
                "norm, not squared": lambda h: h.norm(dim=1)},
         package={"ff.goodness": lambda h: ff.goodness(h)},
     ),
-    "01.2": dict(
+    "01.3": dict(
         right={"max(z, 0) + log1p(exp(-|z|))": loss_right, "maximum and log(1 + exp)": loss_right_maximum},
         wrong={"naive -log(sigmoid)": loss_naive_sigmoid, "naive log1p(exp)": loss_naive_log1p,
                "torch.where: NaN gradients": loss_where, "clamped before exp": loss_clamped,
@@ -120,7 +120,7 @@ SAMPLES = {
                                                                        + torch.logaddexp(torch.zeros_like(n), n - th).mean())},
         package={"ff.ff_loss": lambda p, n, th: ff.ff_loss(p, n, th)},
     ),
-    "01.3": dict(
+    "01.1": dict(
         right={"random shift modulo C": negatives_shift, "draw again where equal": negatives_rejection,
                "multinomial over the wrong classes": negatives_multinomial},
         wrong={"a permutation of the batch": negatives_permutation, "any class": negatives_any_class,

@@ -17,7 +17,7 @@ def _batches(seed: int = 101) -> list[torch.Tensor]:
             torch.randn(1, 5, generator=g) * 30]
 
 
-@exercise("01.1", "goodness", kind="compute", level=1, minutes=5,
+@exercise("01.2", "goodness", kind="compute", level=1, minutes=5,
           forbid=["hff_edu.methods.ff.goodness"])
 def _goodness(t, my_goodness):
     for h in _batches():
@@ -27,14 +27,14 @@ def _goodness(t, my_goodness):
 
 
 # ----------------------------------------------------------------------------
-# 01.2: the FF loss, written so that it cannot overflow
+# 01.3: the FF loss, written so that it cannot overflow
 
 def _softplus64(z: torch.Tensor) -> torch.Tensor:
     z = z.double()
     return z.clamp_min(0) + torch.log1p(torch.exp(-z.abs()))
 
 
-@exercise("01.2", "the FF loss, numerically stable", kind="compute", level=2, minutes=12,
+@exercise("01.3", "the FF loss, numerically stable", kind="compute", level=2, minutes=12,
           forbid=["hff_edu.methods.ff.ff_loss", "torch.nn.functional.softplus", "torch.nn.functional.logsigmoid",
                   "torch.nn.functional.binary_cross_entropy_with_logits", "torch.nn.functional.soft_margin_loss",
                   "torch.logaddexp", "torch.logsumexp"])
@@ -71,7 +71,7 @@ def _ff_loss(t, my_ff_loss):
 
 
 # ----------------------------------------------------------------------------
-# 01.3: negative labels without false negatives
+# 01.1: negative labels without false negatives
 
 def _check_labels(t, got, y, num_classes, what):
     t.require(torch.is_tensor(got) and got.shape == y.shape,
@@ -82,7 +82,7 @@ def _check_labels(t, got, y, num_classes, what):
               f"for {what} some labels are not classes (outside 0 .. {num_classes - 1}).")
 
 
-@exercise("01.3", "negative labels without false negatives", kind="debug", level=2, minutes=10,
+@exercise("01.1", "negative labels without false negatives", kind="debug", level=2, minutes=10,
           forbid=["hff_edu.methods.ff.wrong_labels"])
 def _wrong_labels(t, my_wrong_labels):
     # 1. never the true label: balanced batches, two classes, one class only, many classes
