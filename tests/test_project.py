@@ -39,3 +39,17 @@ def test_source_notebook_is_clean(path):
     assert re.search(r'^PROFILE\s*=\s*"classroom"', "".join(tagged[0]["source"]), re.M), \
         "the parameters cell sets PROFILE = \"classroom\" by default"
     assert nb["metadata"]["kernelspec"]["name"] == "hff-edu"
+
+
+def test_every_python_file_compiles():
+    """Also the test folders that the default run does not collect (tests/browser, tests/install):
+    a syntax error there shows only in CI's browser step, 20 minutes in."""
+    broken = []
+    for path in sorted(ROOT.glob("*/**/*.py")):
+        if any(part in (".venv", "build", "node_modules", ".git") or part.startswith(".venv") for part in path.parts):
+            continue
+        try:
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")
+        except SyntaxError as e:
+            broken.append(f"{path.relative_to(ROOT)}:{e.lineno}: {e.msg}")
+    assert not broken, "files that do not compile:\n  " + "\n  ".join(broken)

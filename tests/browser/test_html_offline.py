@@ -40,7 +40,7 @@ def html_exports(browser, tmp_path_factory):
     """``{stem: html path}``: the smoke run's exports (``make test`` writes them) when they are newer
     than their source, else exported now with the notebook runner."""
     from hff_edu.course import runner as nr
-from hff_edu.course.checkout import here
+    from hff_edu.course.checkout import here
     out, stale = {}, []
     for p in NOTEBOOKS:
         h = here().executed / "smoke" / f"{p.stem}.html"
