@@ -34,7 +34,8 @@ CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--disable-dev-shm-usage", "--window-size=1400,1000",
                 # WebGL (plotly's 3-D scenes) in software: SwiftShader must be allowed explicitly
                 "--use-angle=swiftshader", "--enable-unsafe-swiftshader")
-WIDGET_CALLS = ("interactive_figure(", "show_plotly(", "interact(")
+WIDGET_CALLS = ("interactive_figure(", "show_plotly(", "interact(", "figs.interactive(", "figs.plotly(",
+                "prototype_explorer(")
 #: what the tests measured, per notebook (written to build/browser/report.json)
 REPORT: dict = {}
 

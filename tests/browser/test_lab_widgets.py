@@ -103,3 +103,9 @@ def test_widgets_render_and_update_in_jupyterlab(lab, driver_factory, path):
     assert updated == found, f"{path.name}: {found - updated} of {found} controls did not update their figure"
     assert not log, f"{path.name}: the Log Console received {len(log)} entries: {log[:3]}"
     assert not errors, f"{path.name}: browser console errors: {errors[:5]}"
+
+
+def test_the_course_has_widget_notebooks_to_test():
+    # an empty list would skip every widget test above without a word (it did once, when the notebooks
+    # moved from interactive_figure to figs.interactive)
+    assert len(NOTEBOOKS) >= 4, f"widget notebooks found: {[p.name for p in NOTEBOOKS]}"
