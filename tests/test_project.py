@@ -17,7 +17,8 @@ def _name(req: str) -> str:
 
 def test_environment_yml_matches_pyproject():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {_name(r): r for r in meta["dependencies"] + meta["optional-dependencies"]["dev"]}
+    extras = [r for reqs in meta["optional-dependencies"].values() for r in reqs if _name(r) != "hff-edu"]
+    wanted = {_name(r): r for r in meta["dependencies"] + extras}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     listed = {_name(r): r for r in pip if not r.startswith("-e")}

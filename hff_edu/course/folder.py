@@ -149,8 +149,23 @@ def add_course_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-kernel", action="store_true", help="do not register the 'hff-edu' Jupyter kernel")
 
 
+def _missing(module: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(module) is None
+
+
 def cmd_course(a) -> int:
-    written = write_course(a.dest, student=a.student, force=a.force, kernel=not a.no_kernel)
+    # the light runtime (pip install hff-edu, for hosted kernels) has no Jupyter of its own
+    if _missing("nbformat"):
+        print("error: hff-edu course writes notebooks with nbformat, which comes with Jupyter: "
+              "pip install 'hff-edu[lab]' (JupyterLab and Notebook 7), then run it again", file=sys.stderr)
+        return 2
+    kernel = not a.no_kernel
+    if kernel and (_missing("ipykernel") or _missing("jupyter_client")):
+        print("note: no ipykernel here, so the 'hff-edu' kernel is not registered "
+              "(pip install 'hff-edu[lab]' brings it; a hosted kernel needs none)")
+        kernel = False
+    written = write_course(a.dest, student=a.student, force=a.force, kernel=kernel)
     print(f"wrote {len(written)} notebook(s) and README.md to {a.dest} "
           f"({'student' if a.student else 'teacher'} edition); start with: cd {a.dest} && jupyter lab")
     return 0
