@@ -34,7 +34,7 @@ PUBLIC = {
     "timing": "measuring", "memory": "measuring.memory", "load": "measuring.load",
     "viz": "viz",
     "claims": "teaching.claims", "exercises": "teaching.exercises", "widgets": "teaching.widgets",
-    "profiles": "teaching.profiles",
+    "profiles": "teaching.profiles", "hosted": "teaching.hosted",
 }
 
 

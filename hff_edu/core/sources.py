@@ -77,32 +77,47 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def fashion_mnist_folder(root: Path) -> Path | None:
+    """The folder holding all four Fashion-MNIST IDX files: ``<root>/FashionMNIST/raw`` (torchvision's
+    layout) or Debian's ``dataset-fashion-mnist``; ``None`` when neither has them all."""
+    for folder in (Path(root) / "FashionMNIST" / "raw", DEBIAN_FASHION_DIR):
+        if all(_find_idx(folder, f) is not None for names in _IDX_FILES.values() for f in names):
+            return folder
+    return None
+
+
+def download_fashion_mnist(root: Path) -> None:
+    """torchvision's download of Fashion-MNIST into ``<root>/FashionMNIST/raw`` (about 30 MB; needs the
+    internet). Raises what torchvision raises when it cannot."""
+    from torchvision.datasets import FashionMNIST
+    FashionMNIST(root, train=True, download=True)
+    FashionMNIST(root, train=False, download=True)
+
+
+FASHION_MISSING = (
+    "Fashion-MNIST files not found. Any one of these works:\n"
+    "  1. put the four *-ubyte(.gz) files in {raw} (torchvision's layout; set HFF_EDU_DATA to use another root);\n"
+    "  2. install Debian's package: sudo apt-get install dataset-fashion-mnist (files land in {debian});\n"
+    "  3. go online and let torchvision download them (download=True).")
+
+
 def _fashion_mnist(root: Path, download: bool):
-    places = [root / "FashionMNIST" / "raw", DEBIAN_FASHION_DIR]
-    for folder in places:
-        files = {s: [_find_idx(folder, f) for f in _IDX_FILES[s]] for s in _IDX_FILES}
-        if all(p is not None for ps in files.values() for p in ps):
-            (xi, yi), (ti, tl) = files["train"], files["test"]
-            return (read_idx(xi)[:, None].astype(np.float32) / 255.0, read_idx(yi),
-                    read_idx(ti)[:, None].astype(np.float32) / 255.0, read_idx(tl), str(folder))
-    error = None
-    if download:
+    folder = fashion_mnist_folder(root)
+    error, source = None, str(folder)
+    if folder is None and download:
         try:
-            from torchvision.datasets import FashionMNIST
-            tr = FashionMNIST(root, train=True, download=True)
-            te = FashionMNIST(root, train=False, download=True)
-            return (tr.data.numpy()[:, None].astype(np.float32) / 255.0, tr.targets.numpy(),
-                    te.data.numpy()[:, None].astype(np.float32) / 255.0, te.targets.numpy(),
-                    f"torchvision download into {root}")
+            download_fashion_mnist(root)
+            folder, source = fashion_mnist_folder(root), f"torchvision download into {root}"
         except Exception as e:  # no internet, no torchvision...
             error = e
-    raise FileNotFoundError(
-        "Fashion-MNIST files not found. Any one of these works:\n"
-        f"  1. put the four *-ubyte(.gz) files in {root / 'FashionMNIST' / 'raw'} (torchvision's layout;"
-        " set HFF_EDU_DATA to use another root);\n"
-        f"  2. install Debian's package: sudo apt-get install dataset-fashion-mnist (files land in {DEBIAN_FASHION_DIR});\n"
-        "  3. go online and let torchvision download them (download=True)."
-        + (f"\nThe download failed with: {error!r}" if error else ""))
+    if folder is None:
+        raise FileNotFoundError(FASHION_MISSING.format(raw=Path(root) / "FashionMNIST" / "raw",
+                                                       debian=DEBIAN_FASHION_DIR)
+                                + (f"\nThe download failed with: {error!r}" if error else ""))
+    xi, yi = (_find_idx(folder, f) for f in _IDX_FILES["train"])
+    ti, tl = (_find_idx(folder, f) for f in _IDX_FILES["test"])
+    return (read_idx(xi)[:, None].astype(np.float32) / 255.0, read_idx(yi),
+            read_idx(ti)[:, None].astype(np.float32) / 255.0, read_idx(tl), source)
 
 
 def _torchvision(key: str, root: Path, download: bool):

@@ -12,6 +12,8 @@
     plan [--session 90]                               sessions cut from the notebooks' section minutes
     site --profile smoke                              the course website (Jupyter Book 1)
     write DEST [--student]                            the course in a folder (= hff-edu course DEST)
+    first-cell [--check]                              every notebook's set-up cell and Colab/Kaggle badges, as
+                                                      configured in [tool.hff-edu] (course/first_cell.py)
 
 Every command works on the checkout that :func:`hff_edu.course.checkout.here` finds.
 """
@@ -24,7 +26,7 @@ import sys
 from pathlib import Path
 
 from ..teaching.profiles import PROFILES
-from . import cache, plan, runner, site, slides, verify
+from . import cache, first_cell, plan, runner, site, slides, verify
 from .checkout import here
 from .editions import CourseError, audit, old_style_report, write_versions
 from .folder import add_course_arguments, cmd_course
@@ -71,6 +73,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--session", type=int, default=90, help="minutes per session (default 90)")
     p = sub.add_parser("site", help="build the course website in build/book/<profile>/_build/html")
     p.add_argument("--profile", default="classroom", choices=PROFILES)
+    p = sub.add_parser("first-cell", help="bring every notebook's set-up cell and Colab/Kaggle badges in step "
+                                          "with [tool.hff-edu] (repository, ref, install)")
+    p.add_argument("--check", action="store_true", help="only say which notebooks are out of step (exit 1 if any)")
     p = sub.add_parser("write", help="write the course into a folder (= hff-edu course DEST)")
     add_course_arguments(p)
     for name, p in sub.choices.items():
@@ -153,6 +158,17 @@ def _plan(a, paths) -> int:
     return 0
 
 
+def _first_cell(a, paths) -> int:
+    if a.check:
+        stale = first_cell.out_of_step(paths)
+        for name in stale:
+            print(f"out of step: {name} (python -m hff_edu.course first-cell rewrites it)")
+        return 1 if stale else 0
+    changed = first_cell.rewrite(paths)
+    print(f"set-up cells and badges rewritten in {len(changed)} notebook(s)" + (": " + ", ".join(changed) if changed else ""))
+    return 0
+
+
 def _warm(a, paths) -> int:
     seconds = cache.warm_cache(paths, a.profile)
     print(f"warm cache ({a.profile}): {len(seconds)} notebooks in {sum(seconds.values()):.0f} s")
@@ -176,4 +192,4 @@ def _check(a, paths) -> int:
 
 COMMANDS = {"strip": _strip, "lab": _lab, "student": _student, "audit": _audit, "times": _times,
             "warm-cache": _warm, "check": _check, "slides": _slides,
-            "plan": _plan}
+            "plan": _plan, "first-cell": _first_cell}

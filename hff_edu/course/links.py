@@ -21,7 +21,8 @@ REPOSITORY_ENV, REF_ENV = "HFF_EDU_REPOSITORY", "HFF_EDU_REPOSITORY_REF"
 _OUTSIDE = re.compile(r"\[(?P<text>[^\]]+)\]\(\.\./(?P<path>[^)\s#]+)(?P<anchor>#[^)\s]*)?\)")
 
 
-def _configured() -> dict:
+def configured() -> dict:
+    """The checkout's ``[tool.hff-edu]`` table of ``pyproject.toml`` (empty from a wheel or on Python 3.10)."""
     checkout = find()
     if checkout is None:
         return {}
@@ -35,7 +36,7 @@ def _configured() -> dict:
 
 def repository() -> tuple[str | None, str]:
     """``(repository URL or None, ref)`` as configured (see the module docstring)."""
-    conf = _configured()
+    conf = configured()
     url = os.environ.get(REPOSITORY_ENV) or conf.get("repository")
     if url and not re.match(r"^https?://", url):
         raise ValueError(f"{REPOSITORY_ENV} / [tool.hff-edu] repository = {url!r}: give the repository's web "

@@ -46,6 +46,10 @@ __all__ = ["InteractiveFigure", "interactive_figure", "figure_png", "plotly_bund
 
 #: set (to anything but "" or "0") by the notebook runner (course/runner.py) for runs without a widget frontend
 FRAMES_ENV = "HFF_EDU_WIDGET_FRAMES"
+#: where a plotly figure's HTML gets plotly.js: None (the page has it: JupyterLab, Notebook 7 and VS Code
+#: render plotly's mimetype, the runner's HTML export adds plotly.js once) or "cdn" (each figure loads it:
+#: Colab and Kaggle render HTML only). hosted.setup() sets it for the frontend it finds.
+PLOTLY_JS: str | None = None
 #: the most figures an exported widget precomputes (the product of its controls' choices)
 MAX_FRAMES = 60
 
@@ -236,11 +240,12 @@ def plotly_bundle(fig) -> dict:
 
     The HTML part is a ``<div>`` and a script calling ``Plotly.newPlot`` without
     plotly.js itself: the notebook runner (``course/runner.py``)'s HTML export puts plotly.js (from the
-    plotly package, no CDN) once into the page head.
+    plotly package, no CDN) once into the page head. Where the frontend renders HTML only (Colab,
+    Kaggle: :data:`PLOTLY_JS` = "cdn"), the HTML loads plotly.js from its CDN itself.
     """
     import plotly.io as pio
     bundle = pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict())
-    bundle["text/html"] = pio.to_html(fig, include_plotlyjs=False, full_html=False,
+    bundle["text/html"] = pio.to_html(fig, include_plotlyjs=PLOTLY_JS or False, full_html=False,
                                       config={"displaylogo": False, "responsive": True})
     bundle["text/plain"] = f"<plotly figure: {fig.layout.title.text or 'untitled'}>"
     return bundle

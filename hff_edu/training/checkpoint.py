@@ -266,8 +266,13 @@ def _load_cached(path: Path, parts: dict):
 _RECORDING_ATTRS = ("snapshots", "records")
 
 
+def default_cache_dir() -> Path:
+    """Where trained models are cached unless told otherwise: ``<data root>/models``."""
+    return data_root() / "models"
+
+
 def _cache_dir(cache_dir) -> Path:
-    return Path(cache_dir) if cache_dir is not None else data_root() / "models"
+    return Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
 
 def _key_kwargs(fit_kwargs: dict, callbacks: list) -> dict:
