@@ -1,6 +1,8 @@
 """The exercise engine: a stub is "not solved yet", a wrong answer says what is wrong without the
 expected value and the notebook goes on (strict mode, the runner's, raises), an answer that calls
 the function it should rebuild is wrong, and the counts are what CI compares."""
+import re
+
 import pytest
 import torch
 
@@ -132,6 +134,39 @@ def test_a_choice_gives_feedback_per_wrong_option(capsys):
     ex.check("99.2", "z")
     out = capsys.readouterr().out
     assert "a ignores the pairing" in out and "answer with one of" in out
+
+
+def test_choices_checks_every_part_without_naming_the_right_option(capsys):
+    table = {"first": (ex.digest("c"), {"a": "a forgets the pairing", "b": "b counts twice"}),
+             "second": (ex.digest("a"), {"b": "b mixes up the limits"})}
+    t = ex.Tester(ex.Exercise("99.5", "pick two", "explain", 1, 2, checker=None))
+    t.choices({"first": "c", "second": " A ", "extra": "z"}, table)  # right (case, spaces, extra keys): passes
+    t.choices(lambda: {"first": "C", "second": "a"}, table)  # a function returning the dict: its result counts
+    for answers, says, right in [({"first": "a", "second": "a"}, "question 'first': a forgets the pairing", "c"),
+                                 ({"first": "c", "second": "b"}, "question 'second': b mixes up the limits", "a"),
+                                 ({"first": "c", "second": "d"}, "question 'second': that option does not fit", "a"),
+                                 ({"first": "b", "second": "q"}, "question 'first': b counts twice", "c")]:
+        with pytest.raises(ex.Wrong, match=says) as wrong:  # the first wrong part, named
+            t.choices(answers, table)
+        assert not re.search(rf"\b{right}\b", str(wrong.value)), f"names the right option: {wrong.value}"
+    with pytest.raises(ex.Wrong, match="question 'second': answer with one of 'a', 'b', 'c', 'd'; got 'q'"):
+        t.choices({"first": "c", "second": "q"}, table)
+    with pytest.raises(ex.Wrong, match=r"one option letter per limit: keys \['first', 'second'\]; 'second' is missing"):
+        t.choices({"first": "c"}, table, part="limit")
+    with pytest.raises(ex.Wrong, match="return a dict.*the answer is a str"):
+        t.choices("c", table)
+    with pytest.raises(ex.Unsolved):
+        t.choices(stub, table)
+
+    @ex.exercise("99.5", "pick two", kind="explain", level=1, minutes=2)
+    def _check(t, answer):
+        t.choices(answer, table)
+    ex.check("99.5", {"first": "c", "second": "a"})
+    assert ex.RESULTS["99.5"] == ex.CORRECT
+    ex.check("99.5", {"first": "c", "second": "b"})
+    assert ex.RESULTS["99.5"] == ex.WRONG
+    out = capsys.readouterr().out
+    assert "[99.5 pick two] wrong: question 'second': b mixes up the limits" in out
 
 
 def test_declarations_are_validated_and_keys_are_looked_up():

@@ -239,6 +239,29 @@ class Tester:
         if digest(picked) != right:
             raise Wrong(feedback.get(picked, "that option does not fit the evidence; reread the section."))
 
+    def choices(self, answers: Any, table: dict[str, tuple[str, dict[str, str]]], part: str = "question",
+                options: str = "abcd") -> None:
+        """A multiple-choice answer in several parts: ``answers`` (a dict, or a function returning one) gives
+        one option letter per key of ``table``, which maps each part to ``(right, feedback)`` as :meth:`choice`
+        takes them. ``part`` names what a key is ("question", "limit") in the messages.
+
+        A missing part or an answer that is not a dict is wrong and says which keys are expected; every part
+        is checked with :meth:`choice`, in ``table``'s order, and the first wrong one is reported with its key
+        and its option's feedback, never the right option. Extra keys are ignored."""
+        given = self.value(answers)
+        if not isinstance(given, dict):
+            raise Wrong(f"return a dict with one option letter per {part}: keys {sorted(table)}; "
+                        f"the answer is a {type(given).__name__}.")
+        missing = sorted(set(table) - set(given))
+        if missing:
+            raise Wrong(f"return a dict with one option letter per {part}: keys {sorted(table)}; "
+                        f"{', '.join(repr(k) for k in missing)} {'is' if len(missing) == 1 else 'are'} missing.")
+        for key, (right, feedback) in table.items():
+            try:
+                self.choice(given[key], right, feedback, options)
+            except Wrong as wrong:
+                raise Wrong(f"{part} {key!r}: {wrong}") from None
+
 
 # ----------------------------------------------------------------------------
 # what the notebook calls
@@ -294,11 +317,3 @@ def catalogue(notebook: str | None = None) -> list[Exercise]:
     from . import checks  # noqa: F401
     order = lambda ex: (ex.notebook, [int(p) if p.isdigit() else p for p in ex.key.split(".")[1:]])  # noqa: E731
     return sorted((ex for ex in REGISTRY.values() if notebook in (None, ex.notebook)), key=order)
-
-
-def __getattr__(name: str):
-    # the old checks, while the notebooks move to check(); removed with hff_edu/teaching/_old_checks.py
-    if name in ("check_close", "check_equal", "check_true", "check_range", "check_function"):
-        import importlib
-        return getattr(importlib.import_module(f"{__package__}._old_checks"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

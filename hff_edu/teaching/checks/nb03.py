@@ -30,14 +30,7 @@ _NOISE_QUESTIONS = {
 
 @exercise("03.1", "why sqrt(2), and why paired?", kind="explain", level=2, minutes=8)
 def _noise(t, my_answers):
-    answers = t.value(my_answers)
-    t.require(isinstance(answers, dict) and set(answers) >= set(_NOISE_QUESTIONS),
-              f"return a dict with one option letter per question: keys {sorted(_NOISE_QUESTIONS)}.")
-    for key, (right, feedback) in _NOISE_QUESTIONS.items():
-        try:
-            t.choice(answers[key], right, feedback)
-        except Wrong as wrong:
-            raise Wrong(f"question {key!r}: {wrong}") from None
+    t.choices(my_answers, _NOISE_QUESTIONS, part="question")
 
 
 # ----------------------------------------------------------------------------
@@ -98,14 +91,7 @@ _LIMITS = {
 
 @exercise("03.3", "the sum rule from cold to hot", kind="predict", level=2, minutes=6)
 def _limits(t, my_prediction):
-    answers = t.value(my_prediction)
-    t.require(isinstance(answers, dict) and set(answers) >= set(_LIMITS),
-              f"return a dict with one option letter per limit: keys {sorted(_LIMITS)}.")
-    for key, (right, feedback) in _LIMITS.items():
-        try:
-            t.choice(answers[key], right, feedback)
-        except Wrong as wrong:
-            raise Wrong(f"the {key} limit: {wrong}") from None
+    t.choices(my_prediction, _LIMITS, part="limit")
 
 
 # ----------------------------------------------------------------------------

@@ -31,14 +31,7 @@ _OCTANT = {
 
 @exercise("04.1", "where can a ReLU head go?", kind="predict", level=1, minutes=5)
 def _octant(t, my_prediction):
-    answers = t.value(my_prediction)
-    t.require(isinstance(answers, dict) and set(answers) >= set(_OCTANT),
-              f"return a dict with one option letter per question: keys {sorted(_OCTANT)}.")
-    for key, (right, feedback) in _OCTANT.items():
-        try:
-            t.choice(answers[key], right, feedback)
-        except Wrong as wrong:
-            raise Wrong(f"question {key!r}: {wrong}") from None
+    t.choices(my_prediction, _OCTANT, part="question")
 
 
 # ----------------------------------------------------------------------------
