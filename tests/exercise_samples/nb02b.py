@@ -6,6 +6,8 @@ from torch import nn
 
 from hff_edu import ff, geometry, hff
 
+from ._common import given_samples
+
 # ----------------------------------------------------------------------------
 # 02b.1: the loss
 
@@ -545,9 +547,8 @@ SAMPLES = {
                "normalised over the classes": lse_wrong_axis},
         package={"hff.Prototypes.scores": lse_package},
     ),
-    "02b.5": dict(
-        right={"a": lambda: "a", "A": lambda: " A"},
-        wrong={"b: Adam": lambda: "b", "c: flat loss": lambda: "c", "d: first epoch": lambda: "d",
-               "not an option": lambda: "x"},
+    "02b.5": given_samples(
+        right={"a": "a", "A": " A"},
+        wrong={"b: Adam": "b", "c: flat loss": "c", "d: first epoch": "d", "not an option": "x"},
     ),
 }

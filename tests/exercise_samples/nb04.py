@@ -7,6 +7,8 @@ import torch.nn.functional as F
 from hff_edu.core import geometry
 from hff_edu.viz import embedding_views as ev
 
+from ._common import given_samples
+
 
 # ----------------------------------------------------------------------------
 # 04.2: the given function has two bugs (the own class among the others; no normalisation)
@@ -94,10 +96,6 @@ def _au_pdist(z, y):
         float(sq[same].mean() / sq.mean())
 
 
-def _au_no_normalise(z, y):
-    return _au_raw(z, y)
-
-
 def _au_raw(z, y, normalise=False, self_pairs=False, per_class=False, squared=True, t=2.0, mean_log=False):
     if normalise:
         z = F.normalize(z, dim=1)
@@ -120,16 +118,21 @@ def _au_raw(z, y, normalise=False, self_pairs=False, per_class=False, squared=Tr
     return align.item(), uni.item(), (align / d2[pairs].mean()).item()
 
 
+def _au_with(**options):
+    """An answer that is :func:`_au_raw` with these options (the samples differ only in them)."""
+    return lambda z, y: _au_raw(z, y, **options)
+
+
 SAMPLES = {
-    "04.1": dict(
-        right={"all, then dead": lambda: {"octant": "c", "dead": "a"}},
-        wrong={"an eighth": lambda: {"octant": "a", "dead": "a"},
-               "half": lambda: {"octant": "b", "dead": "a"},
-               "depends on training": lambda: {"octant": "d", "dead": "a"},
-               "a dead sample still goes to its prototype": lambda: {"octant": "c", "dead": "b"},
-               "a dead sample gets a large gradient": lambda: {"octant": "c", "dead": "c"},
-               "a dead sample's loss is infinite": lambda: {"octant": "c", "dead": "d"},
-               "no dict": lambda: "c"},
+    "04.1": given_samples(
+        right={"all, then dead": {"octant": "c", "dead": "a"}},
+        wrong={"an eighth": {"octant": "a", "dead": "a"},
+               "half": {"octant": "b", "dead": "a"},
+               "depends on training": {"octant": "d", "dead": "a"},
+               "a dead sample still goes to its prototype": {"octant": "c", "dead": "b"},
+               "a dead sample gets a large gradient": {"octant": "c", "dead": "c"},
+               "a dead sample's loss is infinite": {"octant": "c", "dead": "d"},
+               "no dict": "c"},
     ),
     "04.2": dict(
         right={"mask with -inf, normalise": _margin, "top two": _margin_top2},
@@ -139,13 +142,13 @@ SAMPLES = {
         package={"geometry.prototype_margin": lambda z, P, y: geometry.prototype_margin(z, P, y)},
     ),
     "04.3": dict(
-        right={"cdist": _au, "pdist": _au_pdist, "self pairs excluded, normalised": lambda z, y: _au_raw(z, y, normalise=True)},
-        wrong={"not normalised": _au_no_normalise,
-               "self pairs counted": lambda z, y: _au_raw(z, y, normalise=True, self_pairs=True),
-               "mean over classes, not over pairs": lambda z, y: _au_raw(z, y, normalise=True, per_class=True),
-               "distance, not squared": lambda z, y: _au_raw(z, y, normalise=True, squared=False),
-               "t = 1": lambda z, y: _au_raw(z, y, normalise=True, t=1.0),
-               "mean of the log": lambda z, y: _au_raw(z, y, normalise=True, mean_log=True)},
+        right={"cdist": _au, "pdist": _au_pdist, "self pairs excluded, normalised": _au_with(normalise=True)},
+        wrong={"not normalised": _au_with(),
+               "self pairs counted": _au_with(normalise=True, self_pairs=True),
+               "mean over classes, not over pairs": _au_with(normalise=True, per_class=True),
+               "distance, not squared": _au_with(normalise=True, squared=False),
+               "t = 1": _au_with(normalise=True, t=1.0),
+               "mean of the log": _au_with(normalise=True, mean_log=True)},
         package={"geometry functions": lambda z, y: (geometry.class_alignment(z, y), geometry.uniformity(z), 0.5),
                  "ev.spread": lambda z, y: (_au(z, y)[0], _au(z, y)[1], _au(z, y)[0] / ev.spread(z))},
     ),

@@ -4,6 +4,8 @@ import time
 
 from hff_edu import timing
 
+from ._common import given_samples
+
 # -- 05.1 a fair timer ---------------------------------------------------------------------------
 
 
@@ -147,16 +149,16 @@ SAMPLES = {
                "returns every timing": lambda fn, sync, repeats=7, warmup=2: [_median_timer(fn, sync, repeats, warmup)] * 2},
         package={"timing.time_calls": _package_timer},
     ),
-    "05.2": dict(
-        right={"C passes against one": lambda: {2: 2, 10: 10, 100: 100},
-               "a bit below C (HFF's prototype scores)": lambda: {2: 1.9, 10: 9.5, 100: 85}},
-        wrong={"the paper's 40x": lambda: {2: 40, 10: 40, 100: 40},
-               "no difference": lambda: {2: 1, 10: 1, 100: 1},
-               "C squared": lambda: {2: 4, 10: 100, 100: 10000},
-               "saturates at 10": lambda: {2: 2, 10: 10, 100: 10},
-               "half of C": lambda: {2: 1, 10: 5, 100: 50},
-               "a list, not a dict": lambda: [2, 10, 100],
-               "C = 100 missing": lambda: {2: 2, 10: 10}},
+    "05.2": given_samples(
+        right={"C passes against one": {2: 2, 10: 10, 100: 100},
+               "a bit below C (HFF's prototype scores)": {2: 1.9, 10: 9.5, 100: 85}},
+        wrong={"the paper's 40x": {2: 40, 10: 40, 100: 40},
+               "no difference": {2: 1, 10: 1, 100: 1},
+               "C squared": {2: 4, 10: 100, 100: 10000},
+               "saturates at 10": {2: 2, 10: 10, 100: 10},
+               "half of C": {2: 1, 10: 5, 100: 50},
+               "a list, not a dict": [2, 10, 100],
+               "C = 100 missing": {2: 2, 10: 10}},
         context=_measured_speedups,
     ),
     "05.3": dict(
@@ -174,8 +176,8 @@ SAMPLES = {
                    2 * c_in * c_out * kernel * kernel * -(-h // stride) * -(-w // stride)},
         package={"timing.count_flops on a Conv2d": _package_conv_flops},
     ),
-    "05.4": dict(
-        right={"b": lambda: "b", "B with spaces": lambda: " B "},
-        wrong={"a": lambda: "a", "c": lambda: "c", "d": lambda: "d"},
+    "05.4": given_samples(
+        right={"b": "b", "B with spaces": " B "},
+        wrong={"a": "a", "c": "c", "d": "d"},
     ),
 }

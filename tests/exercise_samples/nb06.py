@@ -3,6 +3,8 @@ import torch
 
 from hff_edu import blocks, hff
 
+from ._common import given_samples
+
 # -- 06.1 the block that leaks: the bug as given, and fixes -------------------------------------------
 
 
@@ -164,8 +166,8 @@ SAMPLES = {
                    (a.mean(dim=(2, 3)) @ conv.weight[:, :, 0, 0].T).sum(1, keepdim=True).expand(-1, conv.weight.shape[0])},
         package={"the package's order (conv, then GAP)": lambda conv, a: blocks.gap(conv(a))},
     ),
-    "06.4": dict(
-        right={"b": lambda: "b", "B, capital and spaces": lambda: " B "},
-        wrong={"a": lambda: "a", "c": lambda: "c", "d": lambda: "d"},
+    "06.4": given_samples(
+        right={"b": "b", "B, capital and spaces": " B "},
+        wrong={"a": "a", "c": "c", "d": "d"},
     ),
 }
