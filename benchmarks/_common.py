@@ -12,6 +12,7 @@ import csv
 import datetime as _dt
 import json
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,6 +115,17 @@ def save_figure(fig, name: str, args) -> Path | None:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def finish(name: str, args, text: str, start: float) -> int:
+    """The end of a script whose summary is markdown: write ``text`` to ``<out-dir>/<name>.md``, print it and
+    how long the run took since ``start`` (a ``time.perf_counter()``); returns 0, the exit status."""
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.md").write_text(text)
+    print(text)
+    print(f"done in {(time.perf_counter() - start) / 60:.1f} min")
+    return 0
 
 
 def table(headers: list[str], rows: list[list]) -> str:

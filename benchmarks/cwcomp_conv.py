@@ -14,9 +14,8 @@ Writes ``results/cwcomp_conv_<dataset>.{json,csv,md}``.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-from _common import metadata, parser, quick_defaults, setup, table, write_results
+from _common import finish, metadata, parser, quick_defaults, setup, table, write_results
 
 from hff_edu import data, methods
 from hff_edu.training.trainer import accuracy, evaluate, fit
@@ -79,10 +78,7 @@ def main(argv=None) -> int:
             f"training), the test set scored once: **{100 * final['test_acc']['last']:.2f} %** (last block), "
             f"{100 * final['test_acc']['sum']:.2f} % (sum over blocks); per block "
             f"{' / '.join(f'{100 * v:.1f}' for v in final['layer_test_acc'])} %. The paper: {100 * PAPER:.2f} %.\n")
-    (Path(a.out_dir) / f"{name}.md").write_text(text)
-    print(text)
-    print(f"done in {(time.perf_counter() - start) / 60:.1f} min")
-    return 0
+    return finish(name, a, text, start)
 
 
 if __name__ == "__main__":

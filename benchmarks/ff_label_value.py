@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
-from _common import metadata, parser, quick_defaults, setup, table, write_results
+from _common import finish, metadata, parser, quick_defaults, setup, table, write_results
 
 
 def run(job: dict) -> dict:
@@ -75,10 +74,7 @@ def main(argv=None) -> int:
     text = (f"FF ({a.widths}, every other setting the package default) on **{a.dataset}**, validation accuracy "
             f"(%) of the goodness / softmax readouts after each epoch, seed {a.seed}; {meta['cpu']}, "
             f"{meta['date']}. Command: `{meta['command']}{' --quick' if a.quick else ''}`.\n\n```\n{body}\n```\n")
-    (Path(a.out_dir) / f"{name}.md").write_text(text)
-    print(text)
-    print(f"done in {(time.perf_counter() - start) / 60:.1f} min")
-    return 0
+    return finish(name, a, text, start)
 
 
 if __name__ == "__main__":
