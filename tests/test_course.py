@@ -64,13 +64,13 @@ def test_markdown_answers_tagged_cells_and_prose_that_names_the_marker():
 
 
 def test_checks_are_counted_from_the_source():
-    src = ('%matplotlib inline\ncheck_close("a", lambda: f(1), 2)\nexercises.check_true("b", g, "msg");\n'
-           'print(check_equal("c", 1, 1))')
+    src = ('%matplotlib inline\ncheck("a", lambda: f(1))\nexercises.check("b", g);\nprint(ex.check("c", 1))\n'
+           'claims.check("not an exercise", 1)\ncheck_close("an old check, gone", 1, 1)')
     assert course.check_calls(src) == ["a", "b", "c"]
     with pytest.raises(course.CourseError, match="string literal"):
-        course.check_calls('check_close(f"x {i}", 1, 1)')
+        course.check_calls('check(f"x {i}", 1)')
     with pytest.raises(course.CourseError, match="inside a loop"):
-        course.check_calls('for i in range(2):\n    check_close("x", i, i)')
+        course.check_calls('for i in range(2):\n    check("x", i)')
 
 
 # ----------------------------------------------------------------------------
@@ -78,8 +78,8 @@ def test_checks_are_counted_from_the_source():
 
 def test_the_audit_tells_the_styles_apart():
     convention = _nb("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
-                     'check_equal("f", f, 1)', "exercises.summary()")
-    old = _nb('x = None\nif x is not None:\n    check_equal("x", x, 1)', "# Worked solution\nx = 1")
+                     'check("f", f)', "exercises.summary()")
+    old = _nb('x = None\nif x is not None:\n    check("x", x)', "# Worked solution\nx = 1")
     mixed = _nb(*[c.source for c in convention.cells], "md:*Worked solution.* x is 1.")
     found = {name: course.audit_notebook(nb, name) for name, nb in
              [("convention", convention), ("old", old), ("mixed", mixed), ("none", _nb("x = 1"))]}
@@ -92,10 +92,10 @@ def test_the_audit_tells_the_styles_apart():
 
 @pytest.mark.parametrize("cells, says", [
     (["def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
-      'check_equal("f", f, 1)\ncheck_equal("f", f, 1)', "exercises.summary()"], "used twice"),
-    (["def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION", 'check_equal("f", f, 1)'],
+      'check("f", f)\ncheck("f", f)', "exercises.summary()"], "used twice"),
+    (["def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION", 'check("f", f)'],
      "summary"),
-    (["def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\ncheck_equal('f', f, 1)",
+    (["def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\ncheck('f', f)",
       "exercises.summary()"], "both a solution and checks"),
 ])
 def test_convention_problems_stop_the_student_version(cells, says):

@@ -120,13 +120,22 @@ def test_checkpoint_of_another_architecture(tmp_path):
         checkpoint.load(tmp_path / "other.pt")
 
 
-def test_profiles_and_exercises():
+def test_profiles_and_exercises(monkeypatch):
     with pytest.raises(ValueError, match="Unknown PROFILE 'fast'"):
         profiles.pick("fast", smoke=1, classroom=2, full=3)
     assert profiles.pick("smoke", smoke=1, classroom=2, full=3) == 1
-    exercises.check_close("x", 0.5, 0.5, quiet=True)
-    with pytest.raises(exercises.ExerciseError, match="expected 0.5, got 0.6"):
-        exercises.check_close("x", 0.6, 0.5, quiet=True)
-    assert exercises.check_close("x", None, 0.5, quiet=True) is False  # a stub: not solved yet
+
+    def halve(t, answer):
+        t.close(t.call(answer, 1.0), 0.5, "an input of 1")
+    monkeypatch.setitem(exercises.REGISTRY, "99.9", exercises.Exercise("99.9", "halve", "compute", 1, 2, halve))
+    monkeypatch.setattr(exercises, "RESULTS", {})  # this test's results only
+    monkeypatch.setenv(exercises.MODE_ENV, "strict")  # as under the notebook runner: a wrong answer raises
+    exercises.check("99.9", lambda v: v / 2)
+    assert exercises.RESULTS["99.9"] == exercises.CORRECT
+    with pytest.raises(exercises.ExerciseError, match=r"\[99.9 halve\] for an input of 1 the value is not right") as e:
+        exercises.check("99.9", lambda v: 0.6 * v)
+    assert "0.5" not in str(e.value)  # says what is wrong, not the expected value
+    exercises.check("99.9", None)  # a stub: not solved yet, not an error
+    assert exercises.RESULTS["99.9"] == exercises.UNSOLVED
     with pytest.raises(exercises.ExerciseError, match="raised ZeroDivisionError"):
-        exercises.check_function("f", lambda v: 1 / 0, lambda v: v, [1.0], quiet=True)
+        exercises.check("99.9", lambda v: 1 / 0)

@@ -42,9 +42,6 @@ HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"
 SOLUTION_TAG = "solution"
-#: a call of one of these is an exercise check: hff_edu.teaching.exercises.check (and the old checks,
-#: while notebooks still use them)
-CHECKS = ("check", "check_close", "check_equal", "check_true", "check_range", "check_function")
 SUMMARY_LINE = re.compile(r"^exercises: (\d+) correct, (\d+) wrong, (\d+) not solved yet\s*$", re.M)
 #: how the old style opens a worked-solution cell: "*Worked solution.*" (markdown) or "# Worked solution" (code)
 WORKED = re.compile(r"(?i)^\W*worked solution")
@@ -131,12 +128,16 @@ def _python(source: str) -> str:
 
 
 def _call_name(node: ast.Call) -> str | None:
+    """``"check"`` when the call is an exercise check (hff_edu.teaching.exercises.check: ``check(...)``,
+    ``exercises.check(...)`` or ``ex.check(...)``), else None."""
     f = node.func
     name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
-    if name == "check" and isinstance(f, ast.Attribute):  # claims.check is not an exercise check
+    if name != "check":
+        return None
+    if isinstance(f, ast.Attribute):  # claims.check is not an exercise check
         owner = f.value.id if isinstance(f.value, ast.Name) else ""
         return name if owner in ("exercises", "ex") else None
-    return name if name in CHECKS else None
+    return name
 
 
 _NESTING = (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
