@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from install_tools import build_wheel, clean_env, make_venv
+from install_tools import run as _run_step
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_DIR = ROOT / "build" / "install"
@@ -30,27 +30,11 @@ NOTEBOOK = "07_transfer_and_prototypes.ipynb"  # small in the smoke profile, and
 FIXTURE = ROOT / "tests" / "notebooks" / "90_exercise_fixture.ipynb"
 REPORT: dict = {"steps": {}}
 
+
+def _run(step: str, cmd: list, env: dict, cwd: Path, timeout: int = 1800) -> str:
+    return _run_step(REPORT, step, cmd, env, cwd, timeout)
+
 pytestmark = pytest.mark.install
-
-
-def _clean_env(home: Path) -> dict:
-    """The environment of a student's shell: none of our Python paths, the data root not set, and a
-    home of its own (so the per-user cache folder is a fresh one)."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "HFF_EDU_DATA", "NUMBA_CACHE_DIR", "JUPYTER_PATH",
-                        "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "MPLBACKEND")}
-    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local" / "share"),
-               OMP_NUM_THREADS="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_PROGRESS_BAR="off")
-    return env
-
-
-def _run(step: str, cmd: list[str], env: dict, cwd: Path, timeout: int = 1800) -> str:
-    start = time.perf_counter()
-    r = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    REPORT["steps"][step] = round(time.perf_counter() - start, 1)
-    print(f"[{step}] {REPORT['steps'][step]:.1f} s: {' '.join(map(str, cmd))}", flush=True)
-    assert r.returncode == 0, f"{step} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    return r.stdout
 
 
 @pytest.fixture(scope="session")
@@ -60,21 +44,15 @@ def fresh(tmp_path_factory):
     assert not base.resolve().is_relative_to(ROOT), "the fresh environment must live outside the checkout"
     home = base / "home"
     home.mkdir()
-    env = _clean_env(home)
-    dist = base / "dist"
+    env = clean_env(home)
+    (base / "dist").mkdir()
     start = time.perf_counter()
-    _run("build wheel", [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(dist),
-                         str(ROOT)], dict(os.environ), base)
-    (wheel,) = dist.glob("hff_edu-*.whl")
-    REPORT["wheel"] = dict(name=wheel.name, bytes=wheel.stat().st_size)
-    venv = base / "venv"
-    _run("create venv", [getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)], env, base)
-    py = venv / "bin" / "python"
-    env.update(VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")  # activated
+    wheel = build_wheel(REPORT, base / "dist")
+    py = make_venv(REPORT, base / "venv", env)  # env: activated
     torch_req = shlex.split(os.environ.get("HFF_EDU_FRESH_TORCH", "torch torchvision"))
     REPORT["torch_requirement"] = torch_req
     _run("pip install torch", [str(py), "-m", "pip", "install", *torch_req], env, base)
-    _run("pip install wheel", [str(py), "-m", "pip", "install", str(wheel)], env, base)
+    _run("pip install wheel", [str(py), "-m", "pip", "install", f"{wheel}[lab,course]"], env, base)  # a teacher: the frontends and the runner
     REPORT["versions"] = json.loads(_run("versions", [str(py), "-c", (
         "import json, sys, torch, hff_edu; print(json.dumps(dict(python=sys.version.split()[0], "
         "torch=torch.__version__, hff_edu=hff_edu.__version__, package=hff_edu.__file__, "
