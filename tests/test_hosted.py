@@ -297,3 +297,12 @@ def test_writing_the_course_without_ipykernel_skips_the_kernel(tmp_path, monkeyp
     assert folder.cmd_course(a) == 0
     assert "not registered" in capsys.readouterr().out
     assert len(list((tmp_path / "course").glob("*.ipynb"))) == len(NOTEBOOKS)
+
+
+def test_a_configured_repository_is_what_the_first_cell_installs(monkeypatch):
+    monkeypatch.delenv(first_cell.INSTALL_ENV, raising=False)
+    monkeypatch.setenv("HFF_EDU_REPOSITORY", "https://github.com/ada/hff-edu")
+    monkeypatch.setenv("HFF_EDU_REPOSITORY_REF", "spring-2027")
+    assert first_cell.install_spec() == "git+https://github.com/ada/hff-edu@spring-2027"
+    monkeypatch.setenv(first_cell.INSTALL_ENV, "https://example.org/hff_edu-0.1.0-py3-none-any.whl")
+    assert first_cell.install_spec() == "https://example.org/hff_edu-0.1.0-py3-none-any.whl"

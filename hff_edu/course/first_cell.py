@@ -7,8 +7,9 @@ The teacher configures two things once, in ``pyproject.toml`` (or the environmen
     [tool.hff-edu]
     repository = "https://github.com/you/hff-edu"   # HFF_EDU_REPOSITORY: the badges' target
     ref = "main"                                     # HFF_EDU_REPOSITORY_REF
-    install = "hff-edu"                              # HFF_EDU_INSTALL: what the cell pip-installs, e.g.
-                                                     # "git+https://github.com/you/hff-edu@main" or a wheel's URL
+    install = "..."                                  # HFF_EDU_INSTALL: what the cell pip-installs; default
+                                                     # git+<repository>@<ref> when a repository is set, else
+                                                     # hff-edu (PyPI); or a wheel's URL
 
 then ``python -m hff_edu.course first-cell`` rewrites the notebooks' set-up cells and badges (commit
 them: Colab and Kaggle open the notebooks from the repository); ``--check`` (a unit test runs it) says
@@ -44,9 +45,12 @@ _SPEC_OK = re.compile(r"^[A-Za-z0-9_.\-\[\],<>=!~+:/@#%?&]+$")
 
 
 def install_spec() -> str:
-    """What the set-up cell pip-installs: ``$HFF_EDU_INSTALL``, else ``[tool.hff-edu] install``, else
-    ``hff-edu``."""
-    spec = (os.environ.get(INSTALL_ENV) or configured().get("install") or DEFAULT_INSTALL).strip()
+    """What the set-up cell pip-installs: ``$HFF_EDU_INSTALL``, else ``[tool.hff-edu] install``, else the
+    configured repository itself (``git+<repository>@<ref>``: the course as the teacher has it, not
+    whatever a package index holds under that name), else ``hff-edu``."""
+    url, ref = repository()
+    spec = (os.environ.get(INSTALL_ENV) or configured().get("install")
+            or (f"git+{url}@{ref}" if url else DEFAULT_INSTALL)).strip()
     if not _SPEC_OK.match(spec):
         raise ValueError(f"{INSTALL_ENV} / [tool.hff-edu] install = {spec!r}: give one pip requirement without "
                          "spaces or quotes, e.g. hff-edu, git+https://github.com/you/hff-edu@main or a wheel's URL")
