@@ -1,9 +1,11 @@
-"""Fixtures of the browser tests: Chromium (or one skip line), a JupyterLab server on working
-copies of the widget notebooks, the offline HTML exports, screenshots on failure and a report.
+"""Fixtures of the browser tests: Chromium (or one skip line), a Jupyter server per frontend
+(JupyterLab, then Notebook 7) on working copies of the widget notebooks, the offline HTML
+exports, screenshots on failure and a report.
 
 Run with ``make browser`` (or ``python -m pytest tests/browser``); a plain ``pytest`` leaves this
 folder out (``norecursedirs``), since it takes minutes. The measured numbers go to
-``build/browser/report.json`` and are printed at the end of the run.
+``build/browser/report.json`` (per notebook, one entry per frontend: ``jupyterlab``,
+``notebook7``) and are printed at the end of the run, one row per notebook and frontend.
 """
 from __future__ import annotations
 
@@ -58,14 +60,39 @@ def driver_factory(browser, request):
         bt.quit_driver(d)
 
 
-@pytest.fixture(scope="session")
-def lab(browser, tmp_path_factory):
-    """JupyterLab on 127.0.0.1 with a token, serving smoke-profile working copies of the notebooks."""
-    root = tmp_path_factory.mktemp("lab")
+@pytest.fixture(scope="session", params=list(bt.FRONTENDS), ids=[f["key"] for f in bt.FRONTENDS.values()])
+def jupyter(browser, tmp_path_factory, request):
+    """A frontend's server (``request.param``: ``lab`` or ``notebook``) on 127.0.0.1 with a token,
+    serving its own smoke-profile working copies of the notebooks (what one frontend saves never
+    reaches the other). pytest runs all tests of one frontend, stops its server, then the next.
+
+    JupyterLab must start. Notebook 7 too where HFF_EDU_REQUIRE_BROWSER is set (CI); elsewhere its
+    tests skip, with the reason, when the notebook package is missing or its server does not start.
+    """
+    frontend = request.param
+    fe = bt.FRONTENDS[frontend]
+    required = frontend == "lab" or bool(os.environ.get("HFF_EDU_REQUIRE_BROWSER"))
+
+    def unavailable(why: str):
+        if required:
+            pytest.fail(f"{fe['title']} cannot be tested: {why}" +
+                        (" (HFF_EDU_REQUIRE_BROWSER is set)" if frontend != "lab" else ""))
+        pytest.skip(f"{fe['title']} is not tested: {why}")
+
+    missing = bt.frontend_missing(frontend)
+    if missing:
+        unavailable(missing)
+    root = tmp_path_factory.mktemp(fe["key"])
     for p in bt.widget_notebooks():
         bt.smoke_copy(p, root)
-    server = bt.LabServer(root, bt.ARTIFACTS / "jupyterlab.log")
-    REPORT["jupyterlab_start_s"] = round(server.start_seconds, 1)
+    log = bt.ARTIFACTS / f"{fe['key']}.log"
+    try:
+        server = bt.JupyterServer(root, log, frontend)
+    except (RuntimeError, TimeoutError) as e:
+        if frontend == "lab":
+            raise
+        unavailable(f"its server did not start ({e}); log: {log}")
+    REPORT.setdefault("server_start_s", {})[fe["key"]] = round(server.start_seconds, 1)
     yield server
     server.stop()
 
@@ -78,16 +105,37 @@ def pytest_sessionfinish(session, exitstatus):
     (bt.ARTIFACTS / "report.json").write_text(json.dumps(REPORT, indent=2))
 
 
+FRONTEND_KEYS = ("widgets", "updated", "stale", "log_console", "console_errors", "known_errors", "keys_taken",
+                 "open_s", "run_s")
+HTML_KEYS = ("html_math", "html_widgets", "html_moved", "html_plotly", "html_console_errors")
+
+
+def _table(w, head: tuple[str, str], keys: tuple[str, ...], rows) -> None:
+    """One line per ``(notebook, label, values)``; each column as wide as its name or widest value."""
+    cells = [[name, label] + [str(r.get(k, "-")) for k in keys] for name, label, r in rows]
+    widths = [max(len(c[i]) for c in [list(head) + list(keys)] + cells) for i in range(len(keys) + 2)]
+    for c in [list(head) + list(keys)] + cells:
+        w.line("  ".join([c[0].ljust(widths[0]), c[1].ljust(widths[1])] +
+                         [v.rjust(widths[i + 2]) for i, v in enumerate(c[2:])]))
+
+
 def pytest_terminal_summary(terminalreporter):
     if not REPORT.get("notebooks"):
         return
     w = terminalreporter
     w.section("browser report (build/browser/report.json)")
-    if "jupyterlab_start_s" in REPORT:
-        w.line(f"JupyterLab up in {REPORT['jupyterlab_start_s']} s")
-    keys = ("widgets", "updated", "stale", "log_console", "console_errors", "open_s", "run_s",
-            "html_math", "html_widgets", "html_moved", "html_plotly", "html_console_errors")
-    w.line(f"{'notebook':28s} " + " ".join(f"{k:>10s}" for k in keys))
-    for name, r in sorted(REPORT["notebooks"].items()):
-        w.line(f"{name:28s} " + " ".join(f"{str(r.get(k, '-')):>10s}" for k in keys))
+    notebooks = sorted(REPORT["notebooks"].items())
+    fronts = [f["key"] for f in bt.FRONTENDS.values()]
+    if REPORT.get("server_start_s"):
+        w.line("servers up in: " + ", ".join(f"{k} {v} s" for k, v in REPORT["server_start_s"].items()))
+    rows = [(name, key, r[key]) for name, r in notebooks for key in fronts if key in r]
+    if rows:
+        _table(w, ("notebook", "frontend"), FRONTEND_KEYS, rows)
+    rows = [(name, "html", r) for name, r in notebooks if any(k in r for k in HTML_KEYS)]
+    if rows:
+        _table(w, ("notebook", "offline"), HTML_KEYS, rows)
+    for key, why in REPORT.get("known_console_errors", {}).items():
+        w.line(f"known_errors ({key}), the frontend's own bug: {'; '.join(why)}")
+    for key, why in REPORT.get("keys_taken", {}).items():
+        w.line(f"keys_taken ({key}): sliders dragged with the mouse: {why}")
     w.line(f"browser suite: {REPORT.get('suite_s', round(time.perf_counter() - _SESSION_START, 1))} s")
