@@ -38,9 +38,11 @@ written by `hff-edu course` (hff-edu {version}, {edition} edition).
 ## Start
 
     jupyter lab          # in this folder, with the Python that has hff-edu installed
+    jupyter notebook     # or Jupyter Notebook 7: the same notebooks
 
 Open the notebooks in order ({first} first). Each one starts with its goal, what you will
-learn and how long it runs. Every notebook has a `PROFILE` parameter in its first cells:
+learn and how long it runs; its first cell prints where it runs and where its data and
+cache are. Every notebook has a `PROFILE` parameter in its first cells:
 `"classroom"` (the default: minutes on a laptop without a GPU), `"smoke"` (seconds, tiny
 data: to check that everything works) and `"full"` (reference numbers; a GPU helps).
 The kernel is called "Python (hff-edu)"{kernel_note}.
