@@ -13,6 +13,7 @@ Writes ``results/cwcomp_conv_<dataset>.{json,csv,md}``.
 """
 from __future__ import annotations
 
+import sys
 import time
 
 from _common import finish, metadata, parser, quick_defaults, setup, table, write_results
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
                      layer_test_acc=layer, seconds=train_s, seconds_per_epoch=hist.seconds_per_epoch))
     meta = metadata(a, device, dict(dataset=a.dataset, channels=channels, temperatures=temps, sweep_epochs=a.sweep_epochs,
                                     epochs=a.epochs, batch_size=a.batch_size, val=a.val),
-                    "python benchmarks/cwcomp_conv.py")
+                    "python benchmarks/cwcomp_conv.py " + " ".join(argv or sys.argv[1:]))
     name = f"cwcomp_conv_{ds.name}" + ("_quick" if a.quick else "") + (f"_{a.tag}" if a.tag else "")
     write_results(name, a, meta, rows)
     sweep = table(["T", "epochs", "train images", *[f"val {r}" for r in rows[0]["val_acc"]], "s"],

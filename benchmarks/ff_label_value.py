@@ -16,6 +16,7 @@ Writes ``results/ff_label_value_<dataset>.{json,csv,md}``.
 """
 from __future__ import annotations
 
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         rows = list(pool.map(run, jobs))
     meta = metadata(a, "cpu", dict(dataset=a.dataset, widths=widths, epochs=a.epochs, val=a.val, labels=a.labels,
-                                   jobs=a.jobs), "python benchmarks/ff_label_value.py")
+                                   jobs=a.jobs), "python benchmarks/ff_label_value.py " + " ".join(argv or sys.argv[1:]))
     name = f"ff_label_value_{a.dataset}" + ("_quick" if a.quick else "") + (f"_{a.tag}" if a.tag else "")
     write_results(name, a, meta, rows)
     shown = sorted({0, 1, a.epochs // 4, a.epochs // 2, a.epochs} & set(range(a.epochs + 1)))
@@ -73,7 +74,7 @@ def main(argv=None) -> int:
                   for r in rows])
     text = (f"FF ({a.widths}, every other setting the package default) on **{a.dataset}**, validation accuracy "
             f"(%) of the goodness / softmax readouts after each epoch, seed {a.seed}; {meta['cpu']}, "
-            f"{meta['date']}. Command: `{meta['command']}{' --quick' if a.quick else ''}`.\n\n```\n{body}\n```\n")
+            f"{meta['date']}. Command: `{meta['command']}`.\n\n```\n{body}\n```\n")
     return finish(name, a, text, start)
 
 
