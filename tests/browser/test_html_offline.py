@@ -90,7 +90,8 @@ def test_offline_html_renders_math_widgets_and_plots(html_exports, driver_factor
         image = lambda: d.execute_script(JS_SHOWN_IMAGE, view)  # noqa: E731 (bound to this view)
         for handle in view.find_elements(By.CSS_SELECTOR, ".noUi-handle"):
             controls += 1
-            moved += bt.move_slider(d, handle, image, f"widget {n}")
+            bt.move_slider(d, handle, image, f"widget {n}")  # raises when the slider or its figure stays
+            moved += 1
         for sel in view.find_elements(By.CSS_SELECTOR, ".widget-dropdown select"):
             controls += 1
             moved += bt.move_dropdown(d, sel, image, f"widget {n}")
