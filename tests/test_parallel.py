@@ -444,3 +444,18 @@ def test_the_throughput_figure_writes_the_ratios():
         pv.plot_throughput(rows, reference="nope")
     with pytest.raises(ValueError, match="samples_per_s"):
         pv.plot_throughput([dict(config="a")])
+
+
+def test_a_peer_that_stops_during_the_rendezvous_is_named_not_a_timeout(monkeypatch):
+    # a rank that fails right after starting can close its connections while the others still build
+    # the process group: that is another process stopping, not the rendezvous timing out
+    from hff_edu.training.parallel import processes
+
+    def closed(*a, **k):
+        raise RuntimeError("Gloo connectFullMesh failed with [pair.cc:561] Connection closed by peer [127.0.0.1]:43914")
+
+    monkeypatch.setattr(processes.dist, "init_process_group", closed)
+    with pytest.raises(parallel.ParallelError) as err:
+        processes.init_process_group(0, 2, 29999, timeout=600)
+    text = str(err.value)
+    assert "another process stopped" in text and "did not complete within" not in text and "closed by peer" in text

@@ -65,11 +65,23 @@ def init_process_group(rank: int, world_size: int, port: int, host: str = "127.0
         dist.init_process_group(backend, init_method=f"tcp://{host}:{port}", rank=rank,
                                 world_size=world_size, timeout=_timedelta(timeout))
     except (RuntimeError, ValueError) as e:
+        if _peer_stopped(_first_line(e)):  # a peer that failed early closes the half-made connections
+            raise ParallelError(f"rank {rank} of {world_size}: the rendezvous at tcp://{host}:{port} failed: "
+                                f"{PEER_STOPPED}. [{_first_line(e)}]") from None
         raise ParallelError(
             f"rank {rank} of {world_size}: the rendezvous at tcp://{host}:{port} did not complete within "
             f"{timeout:g} s ({_first_line(e)}). All {world_size} processes must start and reach it: start "
             f"them together (torchrun --nproc-per-node {world_size} ...), and check that nothing else "
             "uses the port.") from None
+
+
+PEER_STOPPED = "another process stopped (its own error, reported with this one, says why)"
+
+
+def _peer_stopped(message: str) -> bool:
+    """Does a communication error say that the other end went away (rather than a timeout)?"""
+    low = message.lower()
+    return "closed" in low or "reset" in low or "broken pipe" in low
 
 
 def under_torchrun() -> bool:
@@ -104,6 +116,10 @@ def init_from_env(device=None, timeout: float = DEFAULT_TIMEOUT) -> torch.device
     try:
         dist.init_process_group(backend, timeout=_timedelta(timeout))
     except (RuntimeError, ValueError) as e:
+        if _peer_stopped(_first_line(e)):
+            raise ParallelError(f"rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']}: the rendezvous at "
+                                f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']} failed: {PEER_STOPPED}. "
+                                f"[{_first_line(e)}]") from None
         raise ParallelError(f"rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']}: the rendezvous at "
                             f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']} did not complete within "
                             f"{timeout:g} s ({_first_line(e)}): start all the processes with one torchrun "
@@ -148,8 +164,8 @@ class Comm:
     def explain(self, what: str, e: BaseException) -> str:
         msg = _first_line(e)
         low = msg.lower()
-        if "closed" in low or "reset" in low or "broken pipe" in low:
-            cause = "another process stopped (its own error, reported with this one, says why)"
+        if _peer_stopped(msg):
+            cause = PEER_STOPPED
         elif "timed out" in low or "timeout" in low:
             cause = (f"no answer within {self.timeout:g} s: another process crashed, is stuck, or is slower "
                      "than that (pass a larger timeout= if its work really takes longer)")
