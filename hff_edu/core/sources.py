@@ -94,11 +94,13 @@ def download_fashion_mnist(root: Path) -> None:
     FashionMNIST(root, train=False, download=True)
 
 
-FASHION_MISSING = (
-    "Fashion-MNIST files not found. Any one of these works:\n"
-    "  1. put the four *-ubyte(.gz) files in {raw} (torchvision's layout; set HFF_EDU_DATA to use another root);\n"
-    "  2. install Debian's package: sudo apt-get install dataset-fashion-mnist (files land in {debian});\n"
-    "  3. go online and let torchvision download them (download=True).")
+def fashion_mnist_missing(root: Path) -> str:
+    """What to do when Fashion-MNIST is in neither of :func:`fashion_mnist_folder`'s places."""
+    return ("Fashion-MNIST files not found. Any one of these works:\n"
+            f"  1. put the four *-ubyte(.gz) files in {Path(root) / 'FashionMNIST' / 'raw'} (torchvision's layout; "
+            "set HFF_EDU_DATA to use another root);\n"
+            f"  2. install Debian's package: sudo apt-get install dataset-fashion-mnist (files land in {DEBIAN_FASHION_DIR});\n"
+            "  3. go online and let torchvision download them (download=True).")
 
 
 def _fashion_mnist(root: Path, download: bool):
@@ -111,8 +113,7 @@ def _fashion_mnist(root: Path, download: bool):
         except Exception as e:  # no internet, no torchvision...
             error = e
     if folder is None:
-        raise FileNotFoundError(FASHION_MISSING.format(raw=Path(root) / "FashionMNIST" / "raw",
-                                                       debian=DEBIAN_FASHION_DIR)
+        raise FileNotFoundError(fashion_mnist_missing(root)
                                 + (f"\nThe download failed with: {error!r}" if error else ""))
     xi, yi = (_find_idx(folder, f) for f in _IDX_FILES["train"])
     ti, tl = (_find_idx(folder, f) for f in _IDX_FILES["test"])

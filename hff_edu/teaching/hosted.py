@@ -99,11 +99,10 @@ def _data(dataset: str | None, fetch: bool) -> tuple[str, list[str]]:
         except Exception as e:  # noqa: BLE001: no internet, a proxy...: say what to do instead
             return "Fashion-MNIST MISSING", [
                 f"Fashion-MNIST could not be downloaded ({type(e).__name__}: {e}).",
-                sources.FASHION_MISSING.format(raw=root / "FashionMNIST" / "raw", debian=sources.DEBIAN_FASHION_DIR),
+                sources.fashion_mnist_missing(root),
                 "Until then, set DATASET = \"digits\" in the parameters cell: it needs no download."]
     if folder is None:
-        return "Fashion-MNIST MISSING", [sources.FASHION_MISSING.format(
-            raw=root / "FashionMNIST" / "raw", debian=sources.DEBIAN_FASHION_DIR)]
+        return "Fashion-MNIST MISSING", [sources.fashion_mnist_missing(root)]
     return f"Fashion-MNIST in {folder}", []
 
 
